@@ -1,0 +1,1 @@
+"""Analytics: attribution, funnels and reports computed from journeys and touchpoints."""

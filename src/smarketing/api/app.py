@@ -1,0 +1,49 @@
+"""`create_app(settings)`: the FastAPI application. No global app, engine or settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from smarketing import __version__
+from smarketing.api import routes_meta
+from smarketing.api.problems import install_problem_handlers
+from smarketing.domain.clock import Clock
+from smarketing.services.workspace import open_workspace
+from smarketing.settings import Settings
+
+ROUTERS = (routes_meta.router,)
+
+
+class DemoBanner(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers["X-Smarketing-Demo"] = "this workspace holds generated demo data"
+        return response
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app for one workspace. Opening fails fast (schema behind, no database)."""
+    workspace = open_workspace(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        workspace.close()
+
+    app = FastAPI(
+        title="smarketing",
+        version=__version__,
+        description="REST and tracking API of smarketing. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.workspace = workspace
+    install_problem_handlers(app)
+    if settings.is_demo:
+        app.add_middleware(DemoBanner)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,66 @@
+"""Request dependencies: the workspace, the caller, and the roles a route admits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from smarketing.domain.stages import Role
+from smarketing.errors import AuthenticationError, PermissionDeniedError
+from smarketing.services import admin
+from smarketing.services.workspace import Workspace
+
+bearer = HTTPBearer(auto_error=False, description="API key created by `smarketing keys create`")
+
+
+def get_workspace(request: Request) -> Workspace:
+    ws: Workspace = request.app.state.workspace
+    return ws
+
+
+WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    name: str
+    role: Role
+
+
+def get_caller(
+    ws: WorkspaceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None:
+        raise AuthenticationError(
+            "missing API key", hint="send `Authorization: Bearer smk_...` (smarketing keys create)"
+        )
+    key = admin.api_key_for(ws, credentials.credentials)
+    if key is None:
+        raise AuthenticationError(
+            "unknown or revoked API key", hint="create one: smarketing keys create"
+        )
+    return Caller(name=f"api-key:{key.name}", role=key.role)
+
+
+def require(*roles: Role) -> Callable[..., Caller]:
+    """A dependency admitting only callers in `roles` (admins are always admitted)."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def dependency(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if caller.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDeniedError(
+                f"role {caller.role.value} may not do this", hint=f"this route admits: {names}"
+            )
+        return caller
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+ANY_ROLE = (Role.ADMIN, Role.MARKETING, Role.SALES, Role.VIEWER)

@@ -1,0 +1,60 @@
+"""RFC 9457 problem+json: the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smarketing.errors import PlaybookError, SmarketingError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SmarketingError)
+    async def _smarketing(request: Request, exc: SmarketingError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if exc.hint:
+            extra["hint"] = exc.hint
+        if isinstance(exc, PlaybookError) and exc.problems:
+            extra["problems"] = exc.problems
+        if exc.details:
+            extra.update(exc.details)
+        return problem(
+            exc.http_status,
+            exc.title,
+            exc.message,
+            type_=f"https://smarketing.dev/problems/{exc.type_slug}",
+            **extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['loc']}: {e['message']}" for e in errors[:5])
+        return problem(
+            422,
+            "Validation failed",
+            detail,
+            type_="https://smarketing.dev/problems/validation-failed",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))

@@ -1,0 +1,1 @@
+"""The `smarketing` command line: thin commands over the services."""

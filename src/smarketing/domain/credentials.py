@@ -1,0 +1,49 @@
+"""Secrets: API keys (`smk_` prefix, stored as SHA-256), write keys, and password hashes.
+
+Pure functions over the standard library; nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+API_KEY_PREFIX = "smk_"
+WRITE_KEY_PREFIX = "swk_"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_write_key() -> str:
+    return WRITE_KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+def key_hash(key: str) -> str:
+    """SHA-256 hex of a key: what the store keeps instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    """The first characters of a key, safe to show in lists so people can tell keys apart."""
+    return key[:10]
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)

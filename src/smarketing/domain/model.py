@@ -1,0 +1,149 @@
+"""Domain objects: frozen dataclasses the repositories return and the services pass around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from smarketing.domain.stages import Role, Stage, Team, TouchTeam
+
+
+class IdentityKind(StrEnum):
+    EMAIL = "email"
+    USER_ID = "user_id"
+    ANONYMOUS_ID = "anonymous_id"
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+
+
+class ContentKind(StrEnum):
+    BLOG_POST = "blog_post"
+    WHITEPAPER = "whitepaper"
+    PRESS_RELEASE = "press_release"
+    WEBINAR = "webinar"
+    CASE_STUDY = "case_study"
+    EBOOK = "ebook"
+    VIDEO = "video"
+    PAGE = "page"
+    UNKNOWN = "unknown"
+
+
+class DealType(StrEnum):
+    NEW = "new"
+    RENEWAL = "renewal"
+    EXPANSION = "expansion"
+
+
+class DealStatus(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool = True
+    manager_id: int | None = None
+
+    @property
+    def team(self) -> Team | None:
+        return {Role.MARKETING: Team.MARKETING, Role.SALES: Team.SALES}.get(self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookVersion:
+    id: int
+    number: int
+    content_hash: str
+    text: str
+    created_at: datetime
+    signed_by: dict[Team, str] = field(default_factory=dict)
+
+    @property
+    def agreed(self) -> bool:
+        return set(self.signed_by) == set(Team)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    name: str
+    domain: str | None = None
+    industry: str | None = None
+    employees: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    email: str | None
+    stage: Stage | None
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    account_id: int | None = None
+    owner_id: int | None = None
+    created_at: datetime | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Touchpoint:
+    id: int
+    person_id: int | None
+    occurred_at: datetime
+    kind: str
+    name: str | None
+    channel: str
+    team: TouchTeam
+    campaign: str | None = None
+    content_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    person_id: int
+    from_stage: Stage | None
+    to_stage: Stage
+    at: datetime
+    actor: str
+    reason: str
+    playbook_version_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    id: int
+    name: str
+    person_id: int | None
+    account_id: int | None
+    status: DealStatus
+    amount: Decimal | None
+    currency: str
+    type: DealType = DealType.NEW
+    close_date: date | None = None

@@ -1,0 +1,1 @@
+"""Use cases the surfaces call: each takes a `Workspace` (settings, database, clock)."""

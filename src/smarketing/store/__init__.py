@@ -1,0 +1,1 @@
+"""The operational store: tables (private), repositories returning domain objects, migrations."""

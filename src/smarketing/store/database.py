@@ -1,0 +1,133 @@
+"""The one place that opens connections to the operational store.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on; every write transaction
+starts with `BEGIN IMMEDIATE` so writers queue instead of failing half-way. PostgreSQL is used
+as it comes. `open_database` refuses a store whose schema is behind and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from smarketing.errors import DatabaseUnavailableError, SchemaBehindError, WorkspaceNotFoundError
+from smarketing.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with the SQLite settings above; raises a clear error if unusable."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseUnavailableError(
+            f"cannot use database URL {_redact(url)}: {exc}",
+            hint="set SMARKETING_DATABASE_URL to e.g. postgresql+psycopg://user@host:5432/db",
+        ) from None
+    return engine
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{creds}@{host}"
+    return url
+
+
+def check_connects(engine: Engine) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailableError(
+            f"cannot connect to the database {_redact(str(engine.url))}: {reason}",
+            hint="check that the server runs and SMARKETING_DATABASE_URL is right",
+        ) from None
+
+
+@dataclass
+class Database:
+    """An engine plus the transaction helpers every repository and service uses."""
+
+    engine: Engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def workspace_engine(settings: Settings, *, must_exist: bool = True) -> Engine:
+    if settings.is_sqlite and must_exist and not settings.workspace.is_dir():
+        raise WorkspaceNotFoundError(
+            f"workspace {settings.workspace} does not exist",
+            hint="create it with `smarketing init DIR` or pass --workspace",
+        )
+    engine = make_engine(settings.resolved_database_url)
+    check_connects(engine)
+    return engine
+
+
+def open_database(settings: Settings) -> Database:
+    """Open the store of a workspace whose schema is current; refuse otherwise."""
+    from smarketing.store.migrations_runner import current_revision, head_revision
+
+    if settings.is_sqlite:
+        if not settings.workspace.is_dir():
+            raise WorkspaceNotFoundError(
+                f"workspace {settings.workspace} does not exist",
+                hint="create it with `smarketing init DIR` or pass --workspace",
+            )
+        db_file = settings.workspace / "smarketing.db"
+        if not db_file.exists():
+            raise WorkspaceNotFoundError(
+                f"no smarketing database in {settings.workspace}",
+                hint="run `smarketing init DIR` (or `smarketing db upgrade`) first",
+            )
+    engine = workspace_engine(settings)
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        engine.dispose()
+        state = "empty" if current is None else f"at revision {current}"
+        raise SchemaBehindError(
+            f"the database schema is behind ({state}; this version needs {head})",
+            hint="run `smarketing db upgrade`",
+        )
+    return Database(engine)
