@@ -27,7 +27,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/smarketing demo --workspace $(DEMO_WORKSPACE) --serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
