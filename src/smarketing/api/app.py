@@ -9,13 +9,14 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from smarketing import __version__
-from smarketing.api import routes_meta
+from smarketing.api import routes_meta, routes_people, routes_tracking
 from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
+from smarketing.services.tracking import Tracker
 from smarketing.services.workspace import open_workspace
 from smarketing.settings import Settings
 
-ROUTERS = (routes_meta.router,)
+ROUTERS = (routes_meta.router, routes_people.router, routes_tracking.router)
 
 
 class DemoBanner(BaseHTTPMiddleware):
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.workspace = workspace
+    app.state.tracker = Tracker(workspace)
     install_problem_handlers(app)
     if settings.is_demo:
         app.add_middleware(DemoBanner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,12 +13,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smarketing.errors import PlaybookError, SmarketingError
 
 PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("smarketing.api")
 
 
 def problem(
     status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
 ) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    # Segment-style clients read `code` and `message` from error bodies.
+    body.setdefault("code", type_.rsplit("/", 1)[-1])
+    body.setdefault("message", detail)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -54,6 +59,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             type_="https://smarketing.dev/problems/validation-failed",
             errors=errors,
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import typer
 
-from smarketing.cli import admin_cmds, playbook_cmds, workspace_cmds
+from smarketing.cli import admin_cmds, events_cmds, playbook_cmds, workspace_cmds
 from smarketing.cli.errors import report_error
 from smarketing.errors import SmarketingError
 
@@ -31,6 +31,7 @@ app = typer.Typer(
 workspace_cmds.register(app)
 app.add_typer(playbook_cmds.app, name="playbook")
 admin_cmds.register(app)
+app.add_typer(events_cmds.app, name="events")
 # ATTRIBUTE-PENDING app.command("attribute")(attribute_cmd.attribute)
 
 

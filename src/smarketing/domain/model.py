@@ -109,7 +109,31 @@ class Person:
     account_id: int | None = None
     owner_id: int | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None
     traits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    fit: float
+    engagement: float
+    total: float
+    computed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDetail:
+    person: Person
+    identities: tuple[Identity, ...]
+    score: Score | None
+    account: Account | None
+    merged_into_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +145,24 @@ class Touchpoint:
     name: str | None
     channel: str
     team: TouchTeam
+    anonymous_id: str | None = None
+    account_id: int | None = None
+    source: str | None = None
+    medium: str | None = None
     campaign: str | None = None
     content_id: int | None = None
+    url: str | None = None
+    ruleset_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEvent:
+    id: int
+    source_id: int | None
+    received_at: datetime
+    reason: str
+    payload: str
+    replayed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

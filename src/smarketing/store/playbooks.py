@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from smarketing.domain.model import PlaybookVersion
 from smarketing.domain.stages import Team
 from smarketing.errors import ConflictError
+from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import playbook_signoffs, playbook_versions, users
 
 
@@ -51,19 +52,23 @@ def version_by_number(conn: Connection, number: int) -> PlaybookVersion | None:
 def register_version(
     conn: Connection, *, content_hash: str, text: str, now: datetime, actor: str
 ) -> PlaybookVersion:
-    """The stored version with this hash, created (numbered 1, 2, ...) if it is new."""
-    existing = version_by_hash(conn, content_hash)
-    if existing:
-        return existing
-    number = (conn.execute(select(func.max(playbook_versions.c.number))).scalar() or 0) + 1
-    conn.execute(
-        playbook_versions.insert().values(
-            number=number, content_hash=content_hash, text=text, created_at=now, created_by=actor
+    """The stored version with this hash, created (numbered 1, 2, ...) if it is new. Safe
+    against concurrent writers: the UNIQUE constraints decide, and a lost race re-reads."""
+    for _ in range(5):
+        existing = version_by_hash(conn, content_hash)
+        if existing:
+            return existing
+        number = (conn.execute(select(func.max(playbook_versions.c.number))).scalar() or 0) + 1
+        conn.execute(
+            insert_ignore(conn, playbook_versions).values(
+                number=number,
+                content_hash=content_hash,
+                text=text,
+                created_at=now,
+                created_by=actor,
+            )
         )
-    )
-    version = version_by_hash(conn, content_hash)
-    assert version is not None
-    return version
+    raise ConflictError("could not register the playbook version", hint="try again")
 
 
 def list_versions(conn: Connection) -> list[PlaybookVersion]:

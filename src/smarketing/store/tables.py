@@ -345,3 +345,17 @@ imports = Table(
     *_timestamps(),
     UniqueConstraint("kind", "file_hash"),
 )
+
+person_merges = Table(
+    "person_merges",
+    metadata,
+    _pk(),
+    Column("survivor_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("merged_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("moved", JSON, nullable=False),
+    Column("undone_at", UTCDateTime()),
+    Column("undone_by", String(320)),
+)

@@ -1,0 +1,248 @@
+"""Identity resolution in the store: who is behind an anonymous id, a user id or an email.
+
+A person owns identities (`identities` rows, unique by kind and value). When one call proves
+that identities of two people belong together, the people merge: the older survives, every row
+of the other moves over, and the merge is recorded with what moved so an admin can undo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, tuple_, update
+
+from smarketing.domain.stages import Stage, funnel_rank
+from smarketing.errors import ConflictError, NotFoundError
+from smarketing.store.sql import insert_ignore
+from smarketing.store.tables import (
+    deals,
+    handoffs,
+    identities,
+    people,
+    person_merges,
+    scores,
+    touchpoints,
+    transitions,
+)
+
+Key = tuple[str, str]
+# Rows that belong to a person and move with a merge.
+OWNED = {
+    "identities": identities,
+    "touchpoints": touchpoints,
+    "transitions": transitions,
+    "handoffs": handoffs,
+    "deals": deals,
+}
+
+
+def owners(conn: Connection, keys: Iterable[Key]) -> dict[Key, int]:
+    """The person owning each (kind, value) that is known."""
+    wanted = sorted(set(keys))
+    found: dict[Key, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            select(identities.c.kind, identities.c.value, identities.c.person_id).where(
+                tuple_(identities.c.kind, identities.c.value).in_(chunk)
+            )
+        )
+        found.update({(r.kind, r.value): r.person_id for r in rows})
+    return found
+
+
+def create_person(conn: Connection, *, now: datetime, created_at: datetime) -> int:
+    new = conn.execute(
+        people.insert().values(created_at=created_at, updated_at=now, change_seq=0, traits={})
+    ).inserted_primary_key
+    assert new is not None
+    return int(new[0])
+
+
+def claim_identity(conn: Connection, person_id: int, key: Key, now: datetime) -> int:
+    """Give `key` to `person_id` unless someone already owns it; returns the owner."""
+    conn.execute(
+        insert_ignore(conn, identities).values(
+            person_id=person_id, kind=key[0], value=key[1], created_at=now
+        )
+    )
+    owner = conn.execute(
+        select(identities.c.person_id).where(
+            identities.c.kind == key[0], identities.c.value == key[1]
+        )
+    ).scalar_one()
+    return int(owner)
+
+
+def stage_of(conn: Connection, person_id: int) -> Stage | None:
+    value = conn.execute(select(people.c.stage).where(people.c.id == person_id)).scalar()
+    return Stage(value) if value else None
+
+
+def record_transition(
+    conn: Connection,
+    *,
+    person_id: int,
+    old: Stage | None,
+    new: Stage,
+    at: datetime,
+    actor: str,
+    reason: str,
+    playbook_version_id: int | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        transitions.insert().values(
+            person_id=person_id,
+            from_stage=old.value if old else None,
+            to_stage=new.value,
+            at=at,
+            actor=actor,
+            reason=reason,
+            playbook_version_id=playbook_version_id,
+        )
+    )
+    conn.execute(
+        update(people)
+        .where(people.c.id == person_id)
+        .values(stage=new.value, updated_at=now, change_seq=people.c.change_seq + 1)
+    )
+
+
+def set_email(conn: Connection, person_id: int, email: str, now: datetime) -> None:
+    conn.execute(
+        update(people)
+        .where(people.c.id == person_id, people.c.email.is_(None))
+        .values(email=email, updated_at=now, change_seq=people.c.change_seq + 1)
+    )
+
+
+def update_person(conn: Connection, person_id: int, values: dict[str, Any], now: datetime) -> None:
+    if values:
+        conn.execute(
+            update(people)
+            .where(people.c.id == person_id)
+            .values(**values, updated_at=now, change_seq=people.c.change_seq + 1)
+        )
+
+
+def merge_people(
+    conn: Connection,
+    *,
+    survivor: int,
+    merged: int,
+    at: datetime,
+    actor: str,
+    reason: str,
+    playbook_version_id: int | None,
+) -> int:
+    """Move everything of `merged` to `survivor`; returns the merge id (for undo)."""
+    moved: dict[str, Any] = {}
+    for name, table in OWNED.items():
+        ids = [r[0] for r in conn.execute(select(table.c.id).where(table.c.person_id == merged))]
+        moved[name] = ids
+        if ids:
+            conn.execute(update(table).where(table.c.id.in_(ids)).values(person_id=survivor))
+    both = {
+        r.id: r for r in conn.execute(select(people).where(people.c.id.in_([survivor, merged])))
+    }
+    keep, gone = both[survivor], both[merged]
+    moved["email"] = gone.email if (gone.email and not keep.email) else None
+    moved["merged_email"] = gone.email
+    moved["survivor_stage"] = keep.stage
+    moved["merged_stage"] = gone.stage
+    conn.execute(
+        update(people)
+        .where(people.c.id == merged)
+        .values(
+            merged_into_id=survivor,
+            email=None,
+            stage=None,
+            updated_at=at,
+            change_seq=people.c.change_seq + 1,
+        )
+    )
+    conn.execute(scores.delete().where(scores.c.person_id == merged))
+    if moved["email"]:
+        set_email(conn, survivor, moved["email"], at)
+    fills = {
+        c: getattr(gone, c)
+        for c in ("first_name", "last_name", "title", "phone", "country", "account_id", "owner_id")
+        if getattr(keep, c) is None and getattr(gone, c) is not None
+    }
+    update_person(conn, survivor, fills, at)
+    moved["filled"] = sorted(fills)
+    if gone.stage and (
+        keep.stage is None or funnel_rank(Stage(gone.stage)) > funnel_rank(Stage(keep.stage))
+    ):
+        record_transition(
+            conn,
+            person_id=survivor,
+            old=Stage(keep.stage) if keep.stage else None,
+            new=Stage(gone.stage),
+            at=at,
+            actor=actor,
+            reason=f"merged with person {merged}",
+            playbook_version_id=playbook_version_id,
+            now=at,
+        )
+    new = conn.execute(
+        person_merges.insert().values(
+            survivor_id=survivor,
+            merged_id=merged,
+            at=at,
+            actor=actor,
+            reason=reason,
+            moved=moved,
+        )
+    ).inserted_primary_key
+    assert new is not None
+    return int(new[0])
+
+
+def undo_merge(conn: Connection, merge_id: int, *, now: datetime, actor: str) -> tuple[int, int]:
+    """Put back what a merge moved; returns (survivor, restored person)."""
+    row = conn.execute(select(person_merges).where(person_merges.c.id == merge_id)).first()
+    if row is None:
+        raise NotFoundError(f"no merge {merge_id}", hint="list merges with GET /api/merges")
+    if row.undone_at is not None:
+        raise ConflictError(f"merge {merge_id} was already undone at {row.undone_at:%Y-%m-%d}")
+    moved, survivor, merged = row.moved, row.survivor_id, row.merged_id
+    for name, table in OWNED.items():
+        ids = moved.get(name) or []
+        if ids:
+            conn.execute(update(table).where(and_(table.c.id.in_(ids))).values(person_id=merged))
+    if moved.get("email"):
+        conn.execute(update(people).where(people.c.id == survivor).values(email=None))
+    update_person(conn, survivor, dict.fromkeys(moved.get("filled", [])), now)
+    before, current = moved.get("survivor_stage"), stage_of(conn, survivor)
+    if before and current and before != current.value:
+        record_transition(
+            conn,
+            person_id=survivor,
+            old=current,
+            new=Stage(before),
+            at=now,
+            actor=actor,
+            reason=f"merge {merge_id} undone",
+            playbook_version_id=None,
+            now=now,
+        )
+    update_person(
+        conn,
+        merged,
+        {
+            "merged_into_id": None,
+            "email": moved.get("merged_email"),
+            "stage": moved.get("merged_stage"),
+        },
+        now,
+    )
+    conn.execute(
+        update(person_merges)
+        .where(person_merges.c.id == merge_id)
+        .values(undone_at=now, undone_by=actor)
+    )
+    return survivor, merged

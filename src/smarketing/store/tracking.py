@@ -1,0 +1,200 @@
+"""Tracked events, failed events, touchpoints, content and accounts, written in bulk per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from smarketing.store.sql import insert_ignore
+from smarketing.store.tables import (
+    accounts,
+    content_items,
+    events,
+    failed_events,
+    people,
+    touchpoints,
+)
+
+
+def insert_new_events(
+    conn: Connection, source_id: int, rows: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """Insert events, skipping (source, messageId) pairs already stored; returns the ids of the
+    rows this call inserted, by message id. The UNIQUE constraint decides (`ON CONFLICT DO
+    NOTHING ... RETURNING`), so a retried batch or concurrent senders store each event once."""
+    if not rows:
+        return {}
+    stmt = insert_ignore(conn, events).returning(events.c.id, events.c.message_id)
+    result = conn.execute(stmt, [{**r, "source_id": source_id} for r in rows])
+    return {r.message_id: r.id for r in result}
+
+
+def insert_failed(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(failed_events.insert(), list(rows))
+
+
+def failed_to_replay(conn: Connection, limit: int) -> list[Any]:
+    return list(
+        conn.execute(
+            select(failed_events)
+            .where(failed_events.c.replayed_at.is_(None))
+            .order_by(failed_events.c.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_replayed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        conn.execute(
+            update(failed_events).where(failed_events.c.id.in_(ids)).values(replayed_at=now)
+        )
+
+
+def update_failed_reason(conn: Connection, failed_id: int, reason: str) -> None:
+    conn.execute(update(failed_events).where(failed_events.c.id == failed_id).values(reason=reason))
+
+
+def content_ids(
+    conn: Connection, wanted: dict[str, tuple[str | None, str]], now: datetime
+) -> dict[str, int]:
+    """Ids of content items by key; unknown keys become stubs for marketing to name and type.
+    `wanted` maps key -> (title, kind guess)."""
+    keys = sorted(wanted)
+    found = dict(
+        conn.execute(
+            select(content_items.c.key, content_items.c.id).where(content_items.c.key.in_(keys))
+        ).all()
+    )
+    missing = [k for k in keys if k not in found]
+    if missing:
+        conn.execute(
+            insert_ignore(conn, content_items),
+            [
+                {
+                    "key": k,
+                    "title": wanted[k][0],
+                    "kind": wanted[k][1],
+                    "url": None,
+                    "is_stub": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k in missing
+            ],
+        )
+        found.update(
+            conn.execute(
+                select(content_items.c.key, content_items.c.id).where(
+                    content_items.c.key.in_(missing)
+                )
+            ).all()
+        )
+    return {str(k): int(v) for k, v in found.items()}
+
+
+def insert_touchpoints(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(touchpoints.insert(), list(rows))
+
+
+def attach_anonymous_touches(
+    conn: Connection, anonymous_ids: Iterable[str], person_id: int
+) -> None:
+    """Earlier touches of these anonymous ids that have no person yet join `person_id`."""
+    ids = sorted(set(anonymous_ids))
+    if ids:
+        conn.execute(
+            update(touchpoints)
+            .where(touchpoints.c.anonymous_id.in_(ids), touchpoints.c.person_id.is_(None))
+            .values(person_id=person_id)
+        )
+
+
+def account_by(
+    conn: Connection, *, group_id: str | None = None, domain: str | None = None
+) -> int | None:
+    column, value = (accounts.c.group_id, group_id) if group_id else (accounts.c.domain, domain)
+    if value is None:
+        return None
+    found = conn.execute(select(accounts.c.id).where(column == value)).scalar()
+    return int(found) if found is not None else None
+
+
+def upsert_account(
+    conn: Connection,
+    *,
+    now: datetime,
+    group_id: str | None = None,
+    domain: str | None = None,
+    name: str | None = None,
+    industry: str | None = None,
+    employees: int | None = None,
+) -> int:
+    """The account with this group id (or else domain), created if missing; fills blanks."""
+    account_id = account_by(conn, group_id=group_id) if group_id else None
+    if account_id is None and domain:
+        account_id = account_by(conn, domain=domain)
+    fields = {
+        k: v
+        for k, v in (("name", name), ("industry", industry), ("employees", employees))
+        if v is not None
+    }
+    if account_id is None:
+        conn.execute(
+            insert_ignore(conn, accounts).values(
+                name=name or domain or group_id or "unknown",
+                group_id=group_id,
+                domain=domain,
+                industry=industry,
+                employees=employees,
+                traits={},
+                change_seq=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        account_id = account_by(conn, group_id=group_id) if group_id else None
+        account_id = account_id or account_by(conn, domain=domain)
+        assert account_id is not None
+        return account_id
+    if group_id:
+        fields["group_id"] = group_id
+    if fields:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(**fields, updated_at=now, change_seq=accounts.c.change_seq + 1)
+        )
+    return account_id
+
+
+def link_person_to_account(
+    conn: Connection, person_id: int, account_id: int, now: datetime
+) -> None:
+    conn.execute(
+        update(people)
+        .where(people.c.id == person_id, people.c.account_id.is_distinct_from(account_id))
+        .values(account_id=account_id, updated_at=now, change_seq=people.c.change_seq + 1)
+    )
+    conn.execute(
+        update(touchpoints)
+        .where(touchpoints.c.person_id == person_id, touchpoints.c.account_id.is_(None))
+        .values(account_id=account_id)
+    )
+
+
+def person_account(conn: Connection, person_ids: Sequence[int]) -> dict[int, int | None]:
+    rows = conn.execute(select(people.c.id, people.c.account_id).where(people.c.id.in_(person_ids)))
+    return {r.id: r.account_id for r in rows}
+
+
+def count_events(conn: Connection, source_id: int | None = None) -> int:
+    query = select(func.count()).select_from(events)
+    if source_id is not None:
+        query = query.where(events.c.source_id == source_id)
+    return int(conn.execute(query).scalar_one())

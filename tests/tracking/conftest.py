@@ -1,0 +1,56 @@
+"""A live server on loopback for the tracking tests (real HTTP clients talk to it)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+
+from smarketing.api.app import create_app
+from smarketing.services import admin
+from smarketing.services.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    write_key: str
+
+    @property
+    def basic(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self.write_key}:".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def write_key(workspace: Workspace) -> str:
+    return admin.add_source(workspace, name="website").secret
+
+
+@pytest.fixture
+def live_server(workspace: Workspace, write_key: str) -> Iterator[LiveServer]:
+    port = _free_port()
+    app = create_app(workspace.settings, clock=workspace.clock)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", write_key=write_key)
+    server.should_exit = True
+    thread.join(timeout=10)
