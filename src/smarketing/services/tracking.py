@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from smarketing.domain.identity import company_domain_of, normalize_email
 from smarketing.domain.model import Source
 from smarketing.domain.stages import Stage
 from smarketing.errors import AuthenticationError, SmarketingError
+from smarketing.ingest.identity_plan import EventKeys, IdentityPlan, plan_identities
 from smarketing.ingest.segment import CallType, SegmentEvent, parse_event
 from smarketing.ingest.touches import TouchDraft, draft_touch
 from smarketing.services.workspace import Workspace
@@ -61,23 +62,6 @@ class _Parsed:
     email: str | None
 
 
-@dataclass
-class _People:
-    """Who owns which identity, kept current while one batch is resolved."""
-
-    owners: dict[tuple[str, str], int]
-    merged_into: dict[int, int] = field(default_factory=dict)
-
-    def final(self, person: int | None, anonymous_id: str | None) -> int | None:
-        """Who a touch belongs to once the whole batch is resolved (later identifies and
-        merges in the same batch count)."""
-        if person is None and anonymous_id:
-            person = self.owners.get(("anonymous_id", anonymous_id))
-        while person is not None and person in self.merged_into:
-            person = self.merged_into[person]
-        return person
-
-
 class Tracker:
     """The tracking use case for one workspace, with its small caches (sources, playbook)."""
 
@@ -86,6 +70,7 @@ class Tracker:
         self._sources: dict[str, Source] = {}
         self._playbook_hash: str | None = None
         self._playbook_version_id: int | None = None
+        self._content: dict[str, int] = {}
 
     def source_for(self, write_key: str | None) -> Source:
         if not write_key:
@@ -189,139 +174,202 @@ class Tracker:
         now: datetime,
     ) -> None:
         fresh.sort(key=lambda p: p.event.timestamp)
-        keys = {k for p in fresh for k in (*_keys(p), *_alias_lookups(p))}
-        state = _People(owners=identity.owners(conn, keys))
+        keyed = [_event_keys(p) for p in fresh]
+        plan = plan_identities(
+            keyed, identity.owners(conn, {k for ev in keyed for k in (*ev.claims, *ev.lookups)})
+        )
+        real = self._apply_plan(conn, plan, fresh, version_id, now)
+        person_of_event = [real(p) for p in plan.person_of_event]
+        self._update_people(conn, fresh, person_of_event, version_id, now)
         overrides = playbook.channels.domain_overrides()
         own = playbook.channels.own_domains
-        drafts: list[tuple[_Parsed, int | None, TouchDraft]] = []
-        for p in fresh:
-            person = self._resolve(conn, p, state, version_id, now)
+        rows: list[tuple[_Parsed, int | None, TouchDraft]] = []
+        for p, planned in zip(fresh, person_of_event, strict=True):
+            person = planned
             draft = draft_touch(
                 p.event, overrides, own_domains=own, overrides_version=f"playbook-{version_id}"
             )
             if draft is not None:
-                drafts.append((p, person, draft))
-        if not drafts:
+                if person is None and p.event.anonymous_id:
+                    person = real(plan.person_of_anonymous(p.event.anonymous_id))
+                rows.append((p, person, draft))
+        if not rows:
             return
-        drafts = [(p, state.final(pid, p.event.anonymous_id), d) for p, pid, d in drafts]
         wanted = {
             d.content_key: (d.content_title, d.content_kind.value)
-            for _, _, d in drafts
+            for _, _, d in rows
             if d.content_key
         }
-        content = tracking.content_ids(conn, wanted, now) if wanted else {}
-        accounts = tracking.person_account(conn, sorted({pid for _, pid, _ in drafts if pid}))
+        content = self._content_ids(conn, wanted, now)
+        state = identity.people_state(conn, {pid for _, pid, _ in rows if pid})
         tracking.insert_touchpoints(
             conn,
             [
                 _touch_row(
                     p,
                     pid,
-                    accounts.get(pid) if pid else None,
+                    state[pid].account_id if pid else None,
                     d,
                     event_ids[p.event.message_id],
                     content,
                 )
-                for p, pid, d in drafts
+                for p, pid, d in rows
             ],
         )
 
-    def _resolve(
-        self, conn: Connection, p: _Parsed, state: _People, version_id: int, now: datetime
-    ) -> int | None:
-        """The person behind an event (created when it carries a known identity), merged with
-        any other person the event proves to be the same."""
-        event = p.event
-        keys = _keys(p)
-        known = [k for k in keys if k[0] != "anonymous_id"]
-        looked_up = [*keys, *_alias_lookups(p)]
-        owners = sorted({state.owners[k] for k in looked_up if k in state.owners})
-        if not owners and not known:
-            return None
-        if not owners:
-            person = identity.create_person(conn, now=now, created_at=event.timestamp)
-        else:
-            person = owners[0]
-            for other in owners[1:]:
+    def _apply_plan(
+        self,
+        conn: Connection,
+        plan: IdentityPlan,
+        fresh: list[_Parsed],
+        version_id: int,
+        now: datetime,
+    ) -> Any:
+        """Create the planned people, merge the proven ones, claim identities; returns the
+        function mapping planned person ids (placeholders included) to stored ids."""
+        first_seen: dict[int, datetime] = {}
+        for p, person in zip(fresh, plan.person_of_event, strict=True):
+            if person is not None and person < 0:
+                first_seen.setdefault(person, p.event.timestamp)
+        created = identity.create_people(conn, [first_seen[n] for n in plan.new_people], now)
+        ids: dict[int, int] = dict(zip(plan.new_people, created, strict=True))
+        for survivor, merged in plan.merges:
+            identity.merge_people(
+                conn,
+                survivor=survivor,
+                merged=merged,
+                at=now,
+                actor="tracking",
+                reason="one tracking batch proved they are the same person",
+                playbook_version_id=version_id,
+            )
+
+        def real(person: int | None) -> int | None:
+            if person is None:
+                return None
+            person = ids.get(person, person)
+            while person in ids and ids[person] != person:
+                person = ids[person]
+            return person
+
+        claims = [(k, real(p)) for k, p in plan.claims]
+        owners = identity.claim_identities(conn, [(k, p) for k, p in claims if p], now)
+        for key, planned in claims:
+            owner = owners.get(key)
+            if owner is not None and planned is not None and owner != planned:
+                # Claimed concurrently by another writer: they are the same person.
+                survivor, merged = min(owner, planned), max(owner, planned)
                 identity.merge_people(
                     conn,
-                    survivor=person,
-                    merged=other,
+                    survivor=survivor,
+                    merged=merged,
                     at=now,
                     actor="tracking",
-                    reason=f"{event.type.value} {event.message_id} joined their identities",
+                    reason="concurrent identity claim",
                     playbook_version_id=version_id,
                 )
-                state.merged_into[other] = person
-                for key, owner in list(state.owners.items()):
-                    if owner == other:
-                        state.owners[key] = person
-        for key in keys:
-            if key not in state.owners:
-                owner = identity.claim_identity(conn, person, key, now)
-                if owner != person:  # claimed concurrently by another writer: same person
-                    identity.merge_people(
-                        conn,
-                        survivor=min(owner, person),
-                        merged=max(owner, person),
-                        at=now,
-                        actor="tracking",
-                        reason="concurrent identity claim",
-                        playbook_version_id=version_id,
-                    )
-                    state.merged_into[max(owner, person)] = min(owner, person)
-                    person = min(owner, person)
-                state.owners[key] = person
-        if p.email:
-            identity.set_email(conn, person, p.email, now)
-        if known and identity.stage_of(conn, person) is None:
-            identity.record_transition(
-                conn,
-                person_id=person,
-                old=None,
-                new=Stage.LEAD,
-                at=event.timestamp,
-                actor="tracking",
-                reason=f"first known identity ({event.type.value})",
-                playbook_version_id=version_id,
-                now=now,
-            )
-        if event.anonymous_id and known:
-            tracking.attach_anonymous_touches(conn, [event.anonymous_id], person)
-        self._traits_and_account(conn, p, person, now)
-        return person
+                ids[merged] = survivor
+        return real
 
-    def _traits_and_account(self, conn: Connection, p: _Parsed, person: int, now: datetime) -> None:
-        event = p.event
-        if event.type is CallType.IDENTIFY:
-            fields = {
-                col: str(event.traits[key])[:300]
-                for key, col in PERSON_FIELDS.items()
-                if isinstance(event.traits.get(key), str | int)
-            }
-            identity.update_person(conn, person, fields, now)
-        group_id = event.group_id or event.context_group_id
-        account: int | None = None
-        if group_id:
-            traits = event.traits if event.type is CallType.GROUP else {}
-            employees = traits.get("employees")
-            account = tracking.upsert_account(
-                conn,
-                now=now,
-                group_id=group_id,
-                name=_str_or_none(traits.get("name")),
-                industry=_str_or_none(traits.get("industry")),
-                employees=int(employees) if isinstance(employees, int | float) else None,
-                domain=_domain_of(traits.get("website")),
-            )
-        elif (
-            p.email
-            and (domain := company_domain_of(p.email))
-            and tracking.person_account(conn, [person]).get(person) is None
-        ):
-            account = tracking.upsert_account(conn, now=now, domain=domain, name=domain)
-        if account is not None:
-            tracking.link_person_to_account(conn, person, account, now)
+    def _update_people(
+        self,
+        conn: Connection,
+        fresh: list[_Parsed],
+        persons: list[int | None],
+        version_id: int,
+        now: datetime,
+    ) -> None:
+        """Emails, profiles, first-known-identity transitions, account links, anonymous history."""
+        state = identity.people_state(conn, {p for p in persons if p})
+        emails: dict[int, str] = {}
+        profiles: dict[int, dict[str, str]] = {}
+        leads: dict[int, dict[str, Any]] = {}
+        anonymous: dict[str, int] = {}
+        groups: dict[str, dict[str, Any]] = {}
+        group_of: dict[int, str] = {}
+        domain_of: dict[int, str] = {}
+        for p, person in zip(fresh, persons, strict=True):
+            if person is None:
+                continue
+            event = p.event
+            known = bool(event.user_id or p.email)
+            if p.email and state[person].email is None:
+                emails.setdefault(person, p.email)
+            if known and state[person].stage is None and person not in leads:
+                leads[person] = {
+                    "person_id": person,
+                    "from_stage": None,
+                    "to_stage": Stage.LEAD.value,
+                    "at": event.timestamp,
+                    "actor": "tracking",
+                    "reason": f"first known identity ({event.type.value})",
+                    "playbook_version_id": version_id,
+                }
+            if known and event.anonymous_id:
+                anonymous[event.anonymous_id] = person
+            if event.type is CallType.IDENTIFY:
+                fields = {
+                    col: str(event.traits[key])[:300]
+                    for key, col in PERSON_FIELDS.items()
+                    if isinstance(event.traits.get(key), str | int)
+                }
+                if fields:
+                    profiles.setdefault(person, {}).update(fields)
+            group_id = event.group_id or event.context_group_id
+            if group_id:
+                traits = groups.setdefault(group_id, {})
+                if event.type is CallType.GROUP:
+                    traits.update(event.traits)
+                group_of[person] = group_id
+            elif p.email and (domain := company_domain_of(p.email)):
+                domain_of.setdefault(person, domain)
+        identity.set_emails(conn, emails, now)
+        identity.update_profiles(conn, profiles, now)
+        identity.record_transitions(conn, list(leads.values()), now)
+        tracking.attach_anonymous(conn, anonymous)
+        links = self._accounts(conn, groups, group_of, domain_of, state, now)
+        tracking.link_people_to_accounts(conn, links, now)
+
+    def _accounts(
+        self,
+        conn: Connection,
+        groups: dict[str, dict[str, Any]],
+        group_of: dict[int, str],
+        domain_of: dict[int, str],
+        state: dict[int, identity.PersonState],
+        now: datetime,
+    ) -> dict[int, int]:
+        by_group = tracking.accounts_by(conn, "group_id", groups)
+        for group_id, traits in groups.items():
+            if group_id not in by_group or traits:
+                employees = traits.get("employees")
+                by_group[group_id] = tracking.upsert_account(
+                    conn,
+                    now=now,
+                    group_id=group_id,
+                    name=_str_or_none(traits.get("name")),
+                    industry=_str_or_none(traits.get("industry")),
+                    employees=int(employees) if isinstance(employees, int | float) else None,
+                    domain=_domain_of(traits.get("website")),
+                )
+        wanted = {
+            p: d for p, d in domain_of.items() if p not in group_of and state[p].account_id is None
+        }
+        by_domain = tracking.accounts_by(conn, "domain", wanted.values())
+        for domain in sorted(set(wanted.values()) - set(by_domain)):
+            by_domain[domain] = tracking.upsert_account(conn, now=now, domain=domain, name=domain)
+        links = {p: by_group[g] for p, g in group_of.items()}
+        links.update({p: by_domain[d] for p, d in wanted.items()})
+        return {p: a for p, a in links.items() if state[p].account_id != a}
+
+    def _content_ids(
+        self, conn: Connection, wanted: dict[str, tuple[str | None, str]], now: datetime
+    ) -> dict[str, int]:
+        """Content ids by key, from a per-process cache (ids never change once given)."""
+        missing = {k: v for k, v in wanted.items() if k not in self._content}
+        if missing:
+            self._content.update(tracking.content_ids(conn, missing, now))
+        return self._content
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -339,24 +387,23 @@ def _domain_of(value: Any) -> str | None:
         return None
 
 
-def _keys(p: _Parsed) -> list[tuple[str, str]]:
+def _event_keys(p: _Parsed) -> EventKeys:
     event = p.event
-    keys: list[tuple[str, str]] = []
+    claims: list[tuple[str, str]] = []
     if event.anonymous_id:
-        keys.append(("anonymous_id", event.anonymous_id))
+        claims.append(("anonymous_id", event.anonymous_id))
     if event.user_id:
-        keys.append(("user_id", event.user_id))
+        claims.append(("user_id", event.user_id))
     if p.email:
-        keys.append(("email", p.email))
+        claims.append(("email", p.email))
+    lookups: list[tuple[str, str]] = []
     if event.type is CallType.ALIAS and event.previous_id:
-        keys.append(("user_id", event.previous_id))
-    return keys
-
-
-def _alias_lookups(p: _Parsed) -> list[tuple[str, str]]:
-    """An alias's previousId may have been an anonymous id: look it up, never claim it as one."""
-    prev = p.event.previous_id
-    return [("anonymous_id", prev)] if p.event.type is CallType.ALIAS and prev else []
+        # previousId was a user id or an anonymous id: find either, claim it as a user id.
+        claims.append(("user_id", event.previous_id))
+        lookups.append(("anonymous_id", event.previous_id))
+    return EventKeys(
+        claims=tuple(claims), lookups=tuple(lookups), known=bool(event.user_id or p.email)
+    )
 
 
 def _event_row(p: _Parsed) -> dict[str, Any]:

@@ -7,14 +7,14 @@ as it comes. `open_database` refuses a store whose schema is behind and says how
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from smarketing.errors import DatabaseUnavailableError, SchemaBehindError, WorkspaceNotFoundError
 from smarketing.settings import Settings
@@ -30,15 +30,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "smarketing_read_only"
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock up front (no deadlock on upgrade); readers don't (WAL)."""
+    conn.exec_driver_sql(
+        "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+    )
 
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`, with the SQLite settings above; raises a clear error if unusable."""
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+            engine = create_engine(url, pool_size=8, max_overflow=16)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
@@ -74,19 +80,29 @@ def check_connects(engine: Engine) -> None:
 
 @dataclass
 class Database:
-    """An engine plus the transaction helpers every repository and service uses."""
+    """An engine plus the transaction helpers every repository and service uses.
+
+    On SQLite, writers in this process queue on a lock before `BEGIN IMMEDIATE` (one writer
+    path): waiting on a lock is cheap, SQLite's busy handler sleeps in steps of milliseconds.
+    """
 
     engine: Engine
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
+        if self.engine.dialect.name == "sqlite":
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        """A read-only connection (on SQLite: a deferred transaction, never the write lock)."""
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             yield conn
 
     def dispose(self) -> None:

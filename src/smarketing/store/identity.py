@@ -7,11 +7,12 @@ of the other moves over, and the merge is recorded with what moved so an admin c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 
 from smarketing.domain.stages import Stage, funnel_rank
 from smarketing.errors import ConflictError, NotFoundError
@@ -246,3 +247,101 @@ def undo_merge(conn: Connection, merge_id: int, *, now: datetime, actor: str) ->
         .values(undone_at=now, undone_by=actor)
     )
     return survivor, merged
+
+
+# --- bulk operations used by batch ingestion ------------------------------------------------
+
+
+def create_people(conn: Connection, created_at: Sequence[datetime], now: datetime) -> list[int]:
+    """Insert one person per entry; returns their ids in the same order."""
+    if not created_at:
+        return []
+    stmt = people.insert().returning(people.c.id, sort_by_parameter_order=True)
+    rows = conn.execute(
+        stmt,
+        [{"created_at": c, "updated_at": now, "change_seq": 0, "traits": {}} for c in created_at],
+    )
+    return [int(r.id) for r in rows]
+
+
+def claim_identities(
+    conn: Connection, claims: Sequence[tuple[Key, int]], now: datetime
+) -> dict[Key, int]:
+    """Give each key to its person unless already owned; returns the owner of every key."""
+    if not claims:
+        return {}
+    conn.execute(
+        insert_ignore(conn, identities),
+        [{"person_id": p, "kind": k[0], "value": k[1], "created_at": now} for k, p in claims],
+    )
+    return owners(conn, [k for k, _ in claims])
+
+
+@dataclass(frozen=True, slots=True)
+class PersonState:
+    stage: str | None
+    email: str | None
+    account_id: int | None
+
+
+def people_state(conn: Connection, ids: Iterable[int]) -> dict[int, PersonState]:
+    wanted = sorted(set(ids))
+    out: dict[int, PersonState] = {}
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(people.c.id, people.c.stage, people.c.email, people.c.account_id).where(
+                people.c.id.in_(wanted[start : start + 500])
+            )
+        )
+        out.update({r.id: PersonState(r.stage, r.email, r.account_id) for r in rows})
+    return out
+
+
+def set_emails(conn: Connection, emails: Mapping[int, str], now: datetime) -> None:
+    if emails:
+        conn.execute(
+            update(people)
+            .where(people.c.id == bindparam("pid"), people.c.email.is_(None))
+            .values(email=bindparam("email"), updated_at=now, change_seq=people.c.change_seq + 1),
+            [{"pid": p, "email": e} for p, e in emails.items()],
+        )
+
+
+def record_transitions(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Insert transition rows and move each person to the row's `to_stage`."""
+    if not rows:
+        return
+    conn.execute(transitions.insert(), list(rows))
+    conn.execute(
+        update(people)
+        .where(people.c.id == bindparam("pid"))
+        .values(stage=bindparam("stage"), updated_at=now, change_seq=people.c.change_seq + 1),
+        [{"pid": r["person_id"], "stage": r["to_stage"]} for r in rows],
+    )
+
+
+PROFILE_COLUMNS = ("first_name", "last_name", "title", "phone", "country")
+
+
+def update_profiles(
+    conn: Connection, profiles: Mapping[int, Mapping[str, str]], now: datetime
+) -> None:
+    """Set the given profile fields (others keep their value)."""
+    if not profiles:
+        return
+    stmt = (
+        update(people)
+        .where(people.c.id == bindparam("pid"))
+        .values(
+            **{c: func.coalesce(bindparam(f"v_{c}"), people.c[c]) for c in PROFILE_COLUMNS},
+            updated_at=now,
+            change_seq=people.c.change_seq + 1,
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {"pid": p, **{f"v_{c}": fields.get(c) for c in PROFILE_COLUMNS}}
+            for p, fields in profiles.items()
+        ],
+    )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
@@ -198,3 +198,45 @@ def count_events(conn: Connection, source_id: int | None = None) -> int:
     if source_id is not None:
         query = query.where(events.c.source_id == source_id)
     return int(conn.execute(query).scalar_one())
+
+
+def attach_anonymous(conn: Connection, person_of: Mapping[str, int]) -> None:
+    """Earlier touches of each anonymous id that have no person yet join that person."""
+    if person_of:
+        conn.execute(
+            update(touchpoints)
+            .where(
+                touchpoints.c.anonymous_id == bindparam("anon"), touchpoints.c.person_id.is_(None)
+            )
+            .values(person_id=bindparam("pid")),
+            [{"anon": a, "pid": p} for a, p in person_of.items()],
+        )
+
+
+def accounts_by(conn: Connection, column: str, values: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(values))
+    if not wanted:
+        return {}
+    col = accounts.c[column]
+    return {
+        str(k): int(v) for k, v in conn.execute(select(col, accounts.c.id).where(col.in_(wanted)))
+    }
+
+
+def link_people_to_accounts(conn: Connection, links: Mapping[int, int], now: datetime) -> None:
+    """Set each person's account, and the account of their touches that have none."""
+    if not links:
+        return
+    params = [{"pid": p, "aid": a} for p, a in links.items()]
+    conn.execute(
+        update(people)
+        .where(people.c.id == bindparam("pid"))
+        .values(account_id=bindparam("aid"), updated_at=now, change_seq=people.c.change_seq + 1),
+        params,
+    )
+    conn.execute(
+        update(touchpoints)
+        .where(touchpoints.c.person_id == bindparam("pid"), touchpoints.c.account_id.is_(None))
+        .values(account_id=bindparam("aid")),
+        params,
+    )

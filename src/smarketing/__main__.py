@@ -1,0 +1,5 @@
+"""`python -m smarketing ...` runs the CLI."""
+
+from smarketing.cli.main import main
+
+main()
