@@ -151,6 +151,9 @@ people = Table(
     Column("owner_id", Id, ForeignKey("users.id"), index=True),
     Column("merged_into_id", Id, ForeignKey("people.id")),
     Column("original_channel", String(100)),
+    Column("referred_by_id", Id, ForeignKey("people.id")),
+    Column("churned_at", UTCDateTime()),
+    Column("churn_reason", String(300)),
     Column("traits", JSON),
     Column("change_seq", BigInteger, nullable=False, default=0),
     *_timestamps(),
@@ -304,7 +307,9 @@ sla_clocks = Table(
     Column("due_at", UTCDateTime(), nullable=False),
     Column("stopped_at", UTCDateTime()),
     Column("breached_at", UTCDateTime()),
+    Column("escalated_to_id", Id, ForeignKey("users.id")),
     UniqueConstraint("handoff_id", "kind"),
+    Index("ix_sla_clocks_open_due", "stopped_at", "due_at"),
 )
 
 deals = Table(
@@ -358,4 +363,44 @@ person_merges = Table(
     Column("moved", JSON, nullable=False),
     Column("undone_at", UTCDateTime()),
     Column("undone_by", String(320)),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _pk(),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("description", String(500)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _pk(),
+    Column("event_type", String(100), nullable=False, index=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("dispatched_at", UTCDateTime()),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _pk(),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("webhook_subscriptions.id"), nullable=False),
+    Column("message_id", String(100), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("outbox_id", "subscription_id"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )
