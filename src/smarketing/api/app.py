@@ -13,6 +13,7 @@ from smarketing.api import routes_meta, routes_people, routes_tracking
 from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
+from smarketing.web import routes as web_routes
 from smarketing.services.workspace import open_workspace
 from smarketing.settings import Settings
 
@@ -48,4 +49,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.add_middleware(DemoBanner)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web_routes.router)
     return app

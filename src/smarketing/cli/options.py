@@ -23,6 +23,7 @@ WorkspaceOption = Annotated[
     ),
 ]
 DEFAULT_WORKSPACE = Path(".")
+DEMO_BANNER = "DEMO DATA: this workspace holds a generated demo company, not real people."
 
 
 def settings_for(workspace: Path, **overrides: object) -> Settings:
@@ -32,6 +33,8 @@ def settings_for(workspace: Path, **overrides: object) -> Settings:
 @contextmanager
 def workspace_for(workspace: Path) -> Iterator[Workspace]:
     ws = open_workspace(settings_for(workspace))
+    if ws.settings.is_demo:
+        typer.echo(DEMO_BANNER, err=True)
     try:
         yield ws
     finally:

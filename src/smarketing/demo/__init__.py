@@ -286,7 +286,7 @@ def _generate(
         task = bar.add_task("people", total=people)
         while ids.person <= people:
             out = Tables()
-            sim = AccountSimulator(cast, rng, ids, out)
+            sim = AccountSimulator(cast, rng, ids, out, limit=people)
             for _ in range(CHUNK_ACCOUNTS):
                 if ids.person > people:
                     break

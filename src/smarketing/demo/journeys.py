@@ -65,6 +65,7 @@ class Ids:
     touch: int
     handoff: int
     deal: int
+    visitor: int = 0
 
 
 def _pick_traffic(rng: random.Random) -> Traffic:
@@ -72,8 +73,10 @@ def _pick_traffic(rng: random.Random) -> Traffic:
 
 
 class AccountSimulator:
-    def __init__(self, cast: Cast, rng: random.Random, ids: Ids, out: Tables) -> None:
-        self.cast, self.rng, self.ids, self.out = cast, rng, ids, out
+    def __init__(
+        self, cast: Cast, rng: random.Random, ids: Ids, out: Tables, *, limit: int
+    ) -> None:
+        self.cast, self.rng, self.ids, self.out, self.limit = cast, rng, ids, out, limit
         self.by_kind: dict[str, list[tuple[int, str, str]]] = {}
         for item in cast.content:
             self.by_kind.setdefault(item[2], []).append(item)
@@ -100,6 +103,8 @@ class AccountSimulator:
         )
         used: set[str] = set()
         for _ in range(rng.choice((1, 2, 2, 3, 4, 5, 6))):
+            if self.ids.person > self.limit:
+                break
             self.person(account_id, domain, owner, employees, used)
 
     def person(
@@ -112,7 +117,6 @@ class AccountSimulator:
     ) -> None:
         rng, now, out = self.rng, self.cast.now, self.out
         pid = self.ids.person
-        self.ids.person += 1
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         local = f"{first}.{last}".lower()
         while local in used:
@@ -127,26 +131,34 @@ class AccountSimulator:
         stage = None
         if identified_at:
             stage = self.lifecycle(pid, account_id, owner, fit, identified_at, touches)
-        first_channel = touches[0]["channel"]
+        if not email:
+            # An anonymous visitor: touches keep an anonymous id, nobody to attach them to.
+            self.ids.visitor += 1
+            for touch in touches:
+                touch.update(
+                    person_id=None, account_id=None, anonymous_id=f"visitor-{self.ids.visitor:08d}"
+                )
+            out.touchpoints.extend(touches)
+            return
+        self.ids.person += 1
         out.people.append(
             {
                 "id": pid,
                 "email": email,
-                "first_name": first if email else None,
-                "last_name": last if email else None,
-                "title": title if email else None,
-                "account_id": account_id if email else None,
+                "first_name": first,
+                "last_name": last,
+                "title": title,
+                "account_id": account_id,
                 "stage": stage,
                 "owner_id": None,
-                "original_channel": first_channel,
+                "original_channel": touches[0]["channel"],
                 "traits": {},
                 "change_seq": 0,
                 "created_at": touches[0]["occurred_at"],
                 "updated_at": now,
             }
         )
-        if email:
-            self.identity(pid, "email", email, identified_at or now)
+        self.identity(pid, "email", email, identified_at or now)
         self.identity(pid, "anonymous_id", f"anon-{pid:08d}", touches[0]["occurred_at"])
         out.touchpoints.extend(touches)
 

@@ -47,3 +47,16 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def sign_token(payload: str, secret: bytes) -> str:
+    """`payload.signature` with an HMAC-SHA256 signature (for session cookies)."""
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+    return f"{payload}.{mac}"
+
+
+def verify_token(token: str, secret: bytes) -> str | None:
+    """The payload of a token signed by `sign_token`, or None when the signature is wrong."""
+    payload, _, mac = token.rpartition(".")
+    expected = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+    return payload if payload and hmac.compare_digest(mac, expected) else None

@@ -73,3 +73,12 @@ def undo_merge(ws: Workspace, merge_id: int, *, actor: str) -> tuple[int, int]:
             detail={"survivor": survivor, "restored": restored},
         )
     return survivor, restored
+
+
+def overview(ws: Workspace) -> dict[str, list[tuple[str | None, int]]]:
+    """Headline counts for the dashboard: people by stage, touchpoints by channel."""
+    with ws.db.read() as conn:
+        return {
+            "stages": people_store.count_by(conn, "stage"),
+            "channels": people_store.count_by(conn, "channel", table="touchpoints"),
+        }

@@ -3,6 +3,7 @@ process (CLI command, API app) and passed down; nothing here is global."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -13,6 +14,8 @@ from smarketing.playbook.loader import LoadedPlaybook, load_playbook
 from smarketing.settings import Settings
 from smarketing.store import migrations_runner
 from smarketing.store.database import Database, open_database, workspace_engine
+
+SECRET_FILENAME = ".smarketing-secret"
 
 
 @dataclass
@@ -35,6 +38,16 @@ class Workspace:
 
     def close(self) -> None:
         self.db.dispose()
+
+    @property
+    def session_secret(self) -> bytes:
+        """The key that signs dashboard sessions: made once, kept in the workspace."""
+        path = self.settings.workspace / SECRET_FILENAME
+        if not path.exists():
+            self.settings.workspace.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return bytes.fromhex(path.read_text().strip())
 
 
 def open_workspace(settings: Settings, *, clock: Clock | None = None) -> Workspace:

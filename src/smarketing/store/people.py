@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, func, select
 
 from smarketing.domain.model import (
     Account,
@@ -183,3 +183,15 @@ def list_failed_events(conn: Connection, *, cursor: str | None, limit: int) -> P
         limit,
         lambda r: FailedEvent(r.id, r.source_id, r.received_at, r.reason, r.payload, r.replayed_at),
     )
+
+
+def count_by(
+    conn: Connection, column: str, *, table: str = "people"
+) -> list[tuple[str | None, int]]:
+    """Row counts grouped by one column (people by stage, touchpoints by channel, ...)."""
+    t = {"people": people, "touchpoints": touchpoints}[table]
+    col = t.c[column]
+    query = select(col, func.count()).group_by(col).order_by(func.count().desc())
+    if table == "people":
+        query = query.where(people.c.merged_into_id.is_(None))
+    return [(r[0], int(r[1])) for r in conn.execute(query)]
