@@ -9,15 +9,21 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from smarketing import __version__
-from smarketing.api import routes_meta, routes_people, routes_tracking
+from smarketing.api import routes_meta, routes_people, routes_sales, routes_tracking
 from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
-from smarketing.web import routes as web_routes
+from smarketing.services.worker import start_background_worker
 from smarketing.services.workspace import open_workspace
 from smarketing.settings import Settings
+from smarketing.web import routes as web_routes
 
-ROUTERS = (routes_meta.router, routes_people.router, routes_tracking.router)
+ROUTERS = (
+    routes_meta.router,
+    routes_people.router,
+    routes_sales.router,
+    routes_tracking.router,
+)
 
 
 class DemoBanner(BaseHTTPMiddleware):
@@ -27,13 +33,24 @@ class DemoBanner(BaseHTTPMiddleware):
         return response
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    """Build the app for one workspace. Opening fails fast (schema behind, no database)."""
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, background_worker: bool = False
+) -> FastAPI:
+    """Build the app for one workspace. Opening fails fast (schema behind, no database).
+
+    `background_worker` runs the worker's jobs (SLA checks, webhook delivery) in a thread of
+    this process: the embedded default of `smarketing serve`.
+    """
     workspace = open_workspace(settings, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = start_background_worker(workspace) if background_worker else None
         yield
+        if worker is not None:
+            thread, stop = worker
+            stop.set()
+            thread.join(timeout=10)
         workspace.close()
 
     app = FastAPI(

@@ -27,8 +27,11 @@ WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 
 @dataclass(frozen=True, slots=True)
 class Caller:
+    """Who is calling: a name for the audit trail, a role, and the user a key acts for."""
+
     name: str
     role: Role
+    user_id: int | None = None
 
 
 def get_caller(
@@ -44,7 +47,7 @@ def get_caller(
         raise AuthenticationError(
             "unknown or revoked API key", hint="create one: smarketing keys create"
         )
-    return Caller(name=f"api-key:{key.name}", role=key.role)
+    return Caller(name=f"api-key:{key.name}", role=key.role, user_id=key.user_id)
 
 
 def require(*roles: Role) -> Callable[..., Caller]:

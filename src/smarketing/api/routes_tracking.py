@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,7 +98,7 @@ async def _single(request: Request, call: CallType) -> JSONResponse:
     body = await _body(request, tracker.ws.settings.max_event_bytes)
     source = tracker.source_for(_write_key(request, body))
     result = await run_in_threadpool(
-        tracker.ingest, source, [body], received_at=datetime.now(UTC), call=call
+        tracker.ingest, source, [body], received_at=tracker.ws.clock.now(), call=call
     )
     (only,) = result.results
     if only.status == "failed":
@@ -132,7 +131,7 @@ async def batch(request: Request) -> JSONResponse:
         tracker.ingest,
         source,
         items,
-        received_at=datetime.now(UTC),
+        received_at=tracker.ws.clock.now(),
         sent_at=sent_at,
         batch_context=context,
     )

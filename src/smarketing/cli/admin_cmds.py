@@ -61,11 +61,14 @@ def users_list(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
 def keys_create(
     role: Annotated[Role, typer.Option(help="Role the key acts with.")],
     name: Annotated[str, typer.Option(help="What the key is for (shown in lists).")],
+    user: Annotated[
+        str | None, typer.Option(help="Email of the user the key acts for (sales reps).")
+    ] = None,
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
 ) -> None:
     """Create an API key; it is printed once, alone on the last line, and never stored."""
     with workspace_for(workspace) as ws:
-        new = admin.create_api_key(ws, name=name, role=role)
+        new = admin.create_api_key(ws, name=name, role=role, user_email=user)
     typer.echo(f"API key {name!r} ({role.value}); copy it now, it is not shown again:")
     typer.echo(new.secret)
 

@@ -57,12 +57,12 @@ def db_status(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
     typer.echo(f"database revision {current or 'empty'}; needed {head} ({state})")
 
 
-def serve_app(settings: Settings, host: str, port: int) -> None:
+def serve_app(settings: Settings, host: str, port: int, *, worker: bool = True) -> None:
     import uvicorn
 
     from smarketing.api.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, background_worker=worker)
     typer.echo(f"smarketing serving {settings.workspace.resolve()} at http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -71,9 +71,12 @@ def serve(
     workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    worker: Annotated[
+        bool, typer.Option(help="Run SLA checks and webhook delivery in this process.")
+    ] = True,
 ) -> None:
     """Serve the REST API, the tracking API and the dashboard."""
-    serve_app(settings_for(workspace), host, port)
+    serve_app(settings_for(workspace), host, port, worker=worker)
 
 
 def demo(

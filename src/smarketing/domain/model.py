@@ -65,6 +65,7 @@ class ApiKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None = None
+    user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,38 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class SlaClock:
+    kind: str
+    started_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+    escalated_to_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    id: int
+    person_id: int
+    owner_id: int | None
+    status: str
+    rule_id: str | None
+    fast_track: bool
+    assigned_at: datetime
+    first_touched_at: datetime | None = None
+    accepted_at: datetime | None = None
+    rejected_at: datetime | None = None
+    reject_reason: str | None = None
+    note: str | None = None
+    qualification: dict[str, Any] | None = None
+    clocks: tuple[SlaClock, ...] = ()
+
+    @property
+    def breached(self) -> bool:
+        return any(c.breached_at is not None for c in self.clocks)
+
+
+@dataclass(frozen=True, slots=True)
 class Deal:
     id: int
     name: str
@@ -187,3 +220,7 @@ class Deal:
     currency: str
     type: DealType = DealType.NEW
     close_date: date | None = None
+    stage: str = "open"
+    owner_id: int | None = None
+    lost_reason: str | None = None
+    created_at: datetime | None = None

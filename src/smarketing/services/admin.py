@@ -73,10 +73,20 @@ class NewSecret:
     record: ApiKey | Source
 
 
-def create_api_key(ws: Workspace, *, name: str, role: Role, actor: str = "cli") -> NewSecret:
+def create_api_key(
+    ws: Workspace, *, name: str, role: Role, user_email: str | None = None, actor: str = "cli"
+) -> NewSecret:
+    """A new API key acting with `role`; with `user_email` it acts for that user (whose role
+    must be `role`), so sales keys see their own and their team's hand-offs."""
     key = credentials.new_api_key()
     now = ws.clock.now()
     with ws.db.begin() as conn:
+        user = users.require_user(conn, normalize_email(user_email)) if user_email else None
+        if user is not None and user.role is not role:
+            raise ValidationFailed(
+                f"{user.email} has role {user.role.value}, not {role.value}",
+                hint=f"use --role {user.role.value} for a key that acts for this user",
+            )
         record = users.add_api_key(
             conn,
             name=name,
@@ -84,6 +94,7 @@ def create_api_key(ws: Workspace, *, name: str, role: Role, actor: str = "cli") 
             prefix=credentials.display_prefix(key),
             key_hash=credentials.key_hash(key),
             now=now,
+            user_id=user.id if user else None,
         )
         audit.record(
             conn,
@@ -110,3 +121,19 @@ def add_source(ws: Workspace, *, name: str, actor: str = "cli") -> NewSecret:
         )
         audit.record(conn, at=now, actor=actor, action="source.added", target=name)
     return NewSecret(secret=key, record=source)
+
+
+def set_active(ws: Workspace, email: str, *, active: bool, actor: str = "cli") -> User:
+    """Activate or deactivate a user (an inactive rep never receives a lead)."""
+    now = ws.clock.now()
+    with ws.db.begin() as conn:
+        user = users.require_user(conn, normalize_email(email))
+        users.set_active(conn, user.id, active, now)
+        audit.record(
+            conn,
+            at=now,
+            actor=actor,
+            action="user.activated" if active else "user.deactivated",
+            target=user.email,
+        )
+    return user

@@ -23,6 +23,8 @@ from smarketing.errors import AuthenticationError, SmarketingError
 from smarketing.ingest.identity_plan import EventKeys, IdentityPlan, plan_identities
 from smarketing.ingest.segment import CallType, SegmentEvent, parse_event
 from smarketing.ingest.touches import TouchDraft, draft_touch
+from smarketing.services import mql, webhooks
+from smarketing.services.lifecycle import Change
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity, tracking, users
 
@@ -202,20 +204,26 @@ class Tracker:
         }
         content = self._content_ids(conn, wanted, now)
         state = identity.people_state(conn, {pid for _, pid, _ in rows if pid})
-        tracking.insert_touchpoints(
-            conn,
-            [
-                _touch_row(
-                    p,
-                    pid,
-                    state[pid].account_id if pid else None,
-                    d,
-                    event_ids[p.event.message_id],
-                    content,
-                )
-                for p, pid, d in rows
-            ],
+        touch_rows = [
+            _touch_row(
+                p,
+                pid,
+                state[pid].account_id if pid else None,
+                d,
+                event_ids[p.event.message_id],
+                content,
+            )
+            for p, pid, d in rows
+        ]
+        tracking.insert_touchpoints(conn, touch_rows)
+        by_person: dict[int, list[dict[str, Any]]] = {}
+        for row in touch_rows:
+            if row["person_id"] is not None:
+                by_person.setdefault(row["person_id"], []).append(row)
+        change = Change(
+            conn=conn, playbook=playbook, version_id=version_id, now=now, actor="tracking"
         )
+        mql.promote(change, by_person)
 
     def _apply_plan(
         self,
@@ -326,6 +334,20 @@ class Tracker:
         identity.set_emails(conn, emails, now)
         identity.update_profiles(conn, profiles, now)
         identity.record_transitions(conn, list(leads.values()), now)
+        for row in leads.values():
+            webhooks.emit(
+                conn,
+                webhooks.EventType.PERSON_STAGE_CHANGED,
+                {
+                    "person_id": row["person_id"],
+                    "from": None,
+                    "to": row["to_stage"],
+                    "at": row["at"].isoformat(),
+                    "actor": row["actor"],
+                    "reason": row["reason"],
+                },
+                now,
+            )
         tracking.attach_anonymous(conn, anonymous)
         links = self._accounts(conn, groups, group_of, domain_of, state, now)
         tracking.link_people_to_accounts(conn, links, now)

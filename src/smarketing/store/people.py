@@ -195,3 +195,19 @@ def count_by(
     if table == "people":
         query = query.where(people.c.merged_into_id.is_(None))
     return [(r[0], int(r[1])) for r in conn.execute(query)]
+
+
+def person_record(conn: Connection, person_id: int) -> dict[str, dict[str, Any]]:
+    """The record playbook conditions judge: `{"person": {...}, "account": {...}}`."""
+    row = conn.execute(select(people).where(people.c.id == person_id)).first()
+    if row is None:
+        return {"person": {}, "account": {}}
+    person = {k: v for k, v in row._mapping.items() if k not in ("traits",)}
+    person.update(row.traits or {})
+    account: dict[str, Any] = {}
+    if row.account_id is not None:
+        a = conn.execute(select(accounts).where(accounts.c.id == row.account_id)).first()
+        if a is not None:
+            account = {k: v for k, v in a._mapping.items() if k != "traits"}
+            account.update(a.traits or {})
+    return {"person": person, "account": account}

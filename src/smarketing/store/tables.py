@@ -71,6 +71,7 @@ api_keys = Table(
     Column("role", String(20), nullable=False),
     Column("prefix", String(20), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Id, ForeignKey("users.id")),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime()),
     Column("revoked_at", UTCDateTime()),

@@ -58,6 +58,11 @@ def add_user(
     return User(id=new_id[0], email=email, name=name, role=role, manager_id=manager_id)
 
 
+def user_by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    return _user(row) if row else None
+
+
 def user_by_email(conn: Connection, email: str) -> User | None:
     row = conn.execute(select(users).where(users.c.email == email)).first()
     return _user(row) if row else None
@@ -85,15 +90,29 @@ def set_active(conn: Connection, user_id: int, active: bool, now: datetime) -> N
 
 
 def add_api_key(
-    conn: Connection, *, name: str, role: Role, prefix: str, key_hash: str, now: datetime
+    conn: Connection,
+    *,
+    name: str,
+    role: Role,
+    prefix: str,
+    key_hash: str,
+    now: datetime,
+    user_id: int | None = None,
 ) -> ApiKey:
     new_id = conn.execute(
         api_keys.insert().values(
-            name=name, role=role.value, prefix=prefix, key_hash=key_hash, created_at=now
+            name=name,
+            role=role.value,
+            prefix=prefix,
+            key_hash=key_hash,
+            created_at=now,
+            user_id=user_id,
         )
     ).inserted_primary_key
     assert new_id is not None
-    return ApiKey(id=new_id[0], name=name, role=role, prefix=prefix, created_at=now)
+    return ApiKey(
+        id=new_id[0], name=name, role=role, prefix=prefix, created_at=now, user_id=user_id
+    )
 
 
 def api_key_by_hash(conn: Connection, key_hash: str) -> ApiKey | None:
@@ -108,6 +127,7 @@ def api_key_by_hash(conn: Connection, key_hash: str) -> ApiKey | None:
         role=Role(row.role),
         prefix=row.prefix,
         created_at=row.created_at,
+        user_id=row.user_id,
     )
 
 

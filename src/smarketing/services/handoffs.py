@@ -1,0 +1,346 @@
+"""Hand-offs: an MQL is routed to a rep with SLA clocks; sales accepts, rejects (with a reason
+from the playbook) or qualifies it; rejected leads recycle back to nurture; breaches escalate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from smarketing.domain.business_hours import BusinessCalendar, first_touch_due, sla_due
+from smarketing.domain.lifecycle import OPEN_STATUSES, HandoffStatus, missing_qualification
+from smarketing.domain.model import Handoff
+from smarketing.domain.routing import RepLoad, route
+from smarketing.domain.stages import Role, Stage
+from smarketing.domain.touches import SALES_CHANNEL, TouchKind
+from smarketing.errors import NotFoundError, ValidationFailed
+from smarketing.playbook.conditions import evaluate
+from smarketing.services import webhooks
+from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed
+from smarketing.services.workspace import Workspace
+from smarketing.store import handoffs as store
+from smarketing.store import people as people_store
+from smarketing.store import tracking, users
+from smarketing.store.pagination import Page
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts on hand-offs: a role and, for sales, the user (own and team hand-offs)."""
+
+    name: str
+    role: Role
+    user_id: int | None = None
+
+
+def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: datetime) -> int:
+    """Make the person an MQL and hand them to a rep by the routing rules; returns the
+    hand-off id."""
+    move(c, person_id, Stage.MQL, reason=reason, at=at)
+    pb = c.playbook
+    record = people_store.person_record(c.conn, person_id)
+    open_counts = store.open_counts(c.conn)
+    reps = [
+        RepLoad.of(u, open_counts.get(u.id, 0))
+        for u in users.list_users(c.conn)
+        if u.role is Role.SALES
+    ]
+    rotation_ids = [r.id for r in pb.routing.rules if r.kind != "account_owner"]
+    decision = route(
+        record,
+        record["account"].get("owner_id"),
+        pb.routing.rules,
+        reps,
+        pb.routing.max_open_per_rep,
+        store.last_owner_by_rules(c.conn, rotation_ids),
+        matches=evaluate,
+    )
+    calendar = BusinessCalendar.from_playbook(pb)
+    clocks = [
+        ("first_touch", first_touch_due(calendar, at, pb.sla, fast_track=fast_track)),
+        ("accept", sla_due(calendar, at, hours=pb.sla.accept_within_hours)),
+    ]
+    handoff_id = store.create(
+        c.conn,
+        person_id=person_id,
+        owner_id=decision.rep_id,
+        rule_id=decision.rule_id,
+        fast_track=fast_track,
+        at=at,
+        clocks=clocks,
+    )
+    from smarketing.store import identity
+
+    identity.update_person(c.conn, person_id, {"owner_id": decision.rep_id}, c.now)
+    webhooks.emit(
+        c.conn,
+        "handoff.assigned",
+        {
+            "handoff_id": handoff_id,
+            "person_id": person_id,
+            "owner_id": decision.rep_id,
+            "rule_id": decision.rule_id,
+            "routing_reason": decision.reason,
+            "fast_track": fast_track,
+            "due": {k: d.isoformat() for k, d in clocks},
+        },
+        c.now,
+    )
+    return handoff_id
+
+
+def team_of(conn: Connection, actor: Actor) -> frozenset[int] | None:
+    """Owner ids whose hand-offs `actor` may see; None means all of them."""
+    if actor.role is not Role.SALES:
+        return None
+    if actor.user_id is None:
+        return frozenset()
+    team = {u.id for u in users.list_users(conn) if u.manager_id == actor.user_id}
+    return frozenset({actor.user_id, *team})
+
+
+def _visible(conn: Connection, actor: Actor, handoff_id: int, *, act: bool) -> Handoff:
+    handoff = store.get(conn, handoff_id)
+    team = team_of(conn, actor)
+    if handoff is None or (team is not None and handoff.owner_id not in team):
+        raise NotFoundError(f"no hand-off {handoff_id}", hint="list yours with GET /api/handoffs")
+    if act and actor.role not in (Role.SALES, Role.ADMIN):
+        from smarketing.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            f"role {actor.role.value} cannot act on hand-offs", hint="sales reps and admins can"
+        )
+    return handoff
+
+
+def list_handoffs(
+    ws: Workspace, actor: Actor, f: store.HandoffFilter, *, cursor: str | None, limit: int
+) -> Page[Handoff]:
+    with ws.db.read() as conn:
+        team = team_of(conn, actor)
+        if team is not None:
+            allowed = team if f.owner_ids is None else f.owner_ids & team
+            f = store.HandoffFilter(status=f.status, owner_ids=allowed, breached=f.breached)
+        return store.list_page(conn, f, cursor=cursor, limit=limit)
+
+
+def get_handoff(ws: Workspace, actor: Actor, handoff_id: int) -> Handoff:
+    with ws.db.read() as conn:
+        return _visible(conn, actor, handoff_id, act=False)
+
+
+def _change(ws: Workspace, conn: Connection, actor: Actor) -> Change:
+    return change_in(ws, conn, actor.name)
+
+
+def _require_status(handoff: Handoff, allowed: set[HandoffStatus], action: str) -> None:
+    if HandoffStatus(handoff.status) not in allowed:
+        raise ValidationFailed(
+            f"hand-off {handoff.id} is {handoff.status}; only "
+            f"{' or '.join(sorted(s.value for s in allowed))} hand-offs can be {action}"
+        )
+
+
+def _first_touch(c: Change, handoff: Handoff) -> None:
+    if handoff.first_touched_at is None:
+        store.update_handoff(c.conn, handoff.id, {"first_touched_at": c.now}, c.now)
+        store.stop_clock(c.conn, handoff.id, "first_touch", c.now)
+
+
+def accept(ws: Workspace, actor: Actor, handoff_id: int) -> Handoff:
+    with ws.db.begin() as conn:
+        handoff = _visible(conn, actor, handoff_id, act=True)
+        _require_status(handoff, {HandoffStatus.ASSIGNED}, "accepted")
+        c = _change(ws, conn, actor)
+        _first_touch(c, handoff)
+        store.update_handoff(conn, handoff.id, {"status": "accepted", "accepted_at": c.now}, c.now)
+        store.stop_clock(conn, handoff.id, "accept", c.now)
+        move(c, handoff.person_id, Stage.SAL, reason="accepted by sales")
+        webhooks.emit(
+            conn,
+            "handoff.accepted",
+            {"handoff_id": handoff.id, "person_id": handoff.person_id},
+            c.now,
+        )
+        result = store.get(conn, handoff.id)
+    assert result is not None
+    return result
+
+
+def reject(
+    ws: Workspace, actor: Actor, handoff_id: int, *, reason: str | None, note: str | None = None
+) -> Handoff:
+    pb = ws.playbook.playbook
+    known = [r.id for r in pb.reject_reasons]
+    if not reason:
+        raise ValidationFailed("a reject needs a reason", hint=f"use one of: {', '.join(known)}")
+    chosen = pb.reject_reason(reason)
+    if chosen is None:
+        raise ValidationFailed(
+            f"unknown reject reason {reason!r}",
+            hint=f"the playbook's reasons are: {', '.join(known)}",
+        )
+    with ws.db.begin() as conn:
+        handoff = _visible(conn, actor, handoff_id, act=True)
+        _require_status(handoff, {HandoffStatus.ASSIGNED, HandoffStatus.ACCEPTED}, "rejected")
+        c = _change(ws, conn, actor)
+        _first_touch(c, handoff)
+        status = HandoffStatus.RECYCLED if chosen.recycle else HandoffStatus.REJECTED
+        store.update_handoff(
+            conn,
+            handoff.id,
+            {
+                "status": status.value,
+                "rejected_at": c.now,
+                "reject_reason": chosen.id,
+                "note": note,
+            },
+            c.now,
+        )
+        store.stop_clock(conn, handoff.id, "accept", c.now)
+        target = Stage.RECYCLED if chosen.recycle else Stage.DISQUALIFIED
+        move(c, handoff.person_id, target, reason=f"rejected: {chosen.id}")
+        webhooks.emit(
+            conn,
+            "handoff.rejected",
+            {
+                "handoff_id": handoff.id,
+                "person_id": handoff.person_id,
+                "reason": chosen.id,
+                "reason_label": chosen.label,
+                "note": note,
+                "recycled": chosen.recycle,
+            },
+            c.now,
+        )
+        result = store.get(conn, handoff.id)
+    assert result is not None
+    return result
+
+
+def qualify(ws: Workspace, actor: Actor, handoff_id: int, fields: dict[str, Any]) -> Handoff:
+    required = ws.playbook.playbook.sql.required_fields
+    missing = missing_qualification(fields, required)
+    if missing:
+        raise ValidationFailed(
+            f"qualification is missing {', '.join(missing)}",
+            hint=f"the playbook's SQL definition needs: {', '.join(required)}",
+        )
+    with ws.db.begin() as conn:
+        handoff = _visible(conn, actor, handoff_id, act=True)
+        _require_status(handoff, {HandoffStatus.ACCEPTED}, "qualified")
+        c = _change(ws, conn, actor)
+        store.update_handoff(
+            conn,
+            handoff.id,
+            {"status": "qualified", "qualification": {k: str(fields[k]) for k in fields}},
+            c.now,
+        )
+        move(c, handoff.person_id, Stage.SQL, reason="qualified: " + ", ".join(required))
+        webhooks.emit(
+            conn,
+            "handoff.qualified",
+            {"handoff_id": handoff.id, "person_id": handoff.person_id},
+            c.now,
+        )
+        result = store.get(conn, handoff.id)
+    assert result is not None
+    return result
+
+
+def log_activity(
+    ws: Workspace, actor: Actor, handoff_id: int, *, kind: TouchKind, name: str | None = None
+) -> Handoff:
+    """A sales activity (call, meeting, email) on a hand-off: a sales touchpoint, and the
+    first one stops the first-touch clock."""
+    if kind not in (TouchKind.CALL, TouchKind.MEETING, TouchKind.SALES_EMAIL):
+        raise ValidationFailed(
+            f"{kind.value} is not a sales activity", hint="use call, meeting or sales_email"
+        )
+    with ws.db.begin() as conn:
+        handoff = _visible(conn, actor, handoff_id, act=True)
+        c = _change(ws, conn, actor)
+        _first_touch(c, handoff)
+        record = people_store.person_record(conn, handoff.person_id)
+        tracking.insert_touchpoints(
+            conn,
+            [
+                {
+                    "person_id": handoff.person_id,
+                    "anonymous_id": None,
+                    "account_id": record["person"].get("account_id"),
+                    "event_id": None,
+                    "occurred_at": c.now,
+                    "kind": kind.value,
+                    "name": name or kind.value.replace("_", " "),
+                    "channel": SALES_CHANNEL,
+                    "ruleset_version": "sales",
+                    "source": None,
+                    "medium": None,
+                    "campaign": None,
+                    "campaign_id": None,
+                    "content_id": None,
+                    "team": "sales",
+                    "url": None,
+                    "referrer": None,
+                    "properties": {"handoff_id": handoff.id},
+                }
+            ],
+        )
+        result = store.get(conn, handoff.id)
+    assert result is not None
+    return result
+
+
+def check_sla(ws: Workspace) -> int:
+    """Mark clocks past due as breached, escalate to the rep's manager, announce it.
+    A worker job: returns how many breaches it recorded."""
+    pb = ws.playbook.playbook
+    now = ws.clock.now()
+    count = 0
+    with ws.db.begin() as conn:
+        managers = {u.id: u.manager_id for u in users.list_users(conn)}
+        for row in store.due_unbreached(conn, now):
+            escalate = managers.get(row.owner_id) if pb.sla.escalate_to_manager else None
+            if store.mark_breached(conn, row.id, now, escalate):
+                count += 1
+                webhooks.emit(
+                    conn,
+                    "sla.breached",
+                    {
+                        "handoff_id": row.handoff_id,
+                        "person_id": row.person_id,
+                        "clock": row.kind,
+                        "due_at": row.due_at.isoformat(),
+                        "owner_id": row.owner_id,
+                        "escalated_to": escalate,
+                    },
+                    now,
+                )
+    return count
+
+
+def recycle_due(ws: Workspace) -> int:
+    """Recycled people whose wait (`recycle.after_days`) is over go back to nurture."""
+    pb = ws.playbook.playbook
+    now = ws.clock.now()
+    moved = 0
+    with ws.db.begin() as conn:
+        c = _change(ws, conn, Actor("recycle", Role.ADMIN))
+        for row in store.recycled_before(conn, now - timedelta(days=pb.recycle.after_days)):
+            from smarketing.store import identity
+
+            if identity.stage_of(conn, row.person_id) is Stage.RECYCLED and move_if_allowed(
+                c,
+                row.person_id,
+                pb.recycle.to_stage,
+                reason=f"recycled {pb.recycle.after_days} days ago: back to nurture",
+            ):
+                moved += 1
+    return moved
+
+
+__all__ = ["OPEN_STATUSES", "Actor", "make_mql"]

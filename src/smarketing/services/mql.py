@@ -1,0 +1,80 @@
+"""Promotion to MQL, by the playbook's definition or a fast-track rule, as events arrive.
+
+Runs inside the ingest transaction. Only people at `subscriber` or `lead` are candidates
+(recycled people wait out the recycle period; later stages are past MQL). A lead that cannot
+be routed (no eligible rep) still becomes an MQL, unassigned, and the reason is logged: routing
+trouble never blocks ingestion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from smarketing.domain.stages import Stage
+from smarketing.errors import ValidationFailed
+from smarketing.playbook.conditions import evaluate
+from smarketing.playbook.triggers import fires
+from smarketing.services.handoffs import make_mql
+from smarketing.services.lifecycle import Change, move
+from smarketing.store import identity
+from smarketing.store import people as people_store
+
+logger = logging.getLogger("smarketing.mql")
+CANDIDATE_STAGES = frozenset({Stage.SUBSCRIBER, Stage.LEAD})
+
+
+def fast_track_rule(
+    c: Change, touches: Sequence[Mapping[str, Any]], record: Mapping[str, Any]
+) -> tuple[str, datetime] | None:
+    """The first fast-track rule one of these touches fires, and when."""
+    for touch in sorted(touches, key=lambda t: t["occurred_at"]):
+        for rule in c.playbook.mql.fast_track:
+            if fires(rule, touch, record):
+                return rule.id, touch["occurred_at"]
+    return None
+
+
+def meets_definition(c: Change, score: Any, record: Mapping[str, Any]) -> bool:
+    """Score at or above the MQL thresholds (total, fit, engagement) and the extra condition."""
+    mql = c.playbook.mql
+    if score is None:
+        return False
+    if score.total < mql.min_score or score.fit < mql.min_fit:
+        return False
+    if score.engagement < mql.min_engagement:
+        return False
+    return mql.when is None or evaluate(mql.when, record)
+
+
+def promote(
+    c: Change,
+    touches_by_person: Mapping[int, Sequence[Mapping[str, Any]]],
+    scores: Mapping[int, Any] | None = None,
+) -> list[int]:
+    """Make MQLs of the candidates that qualify; returns their person ids."""
+    made: list[int] = []
+    people = set(touches_by_person) | set(scores or {})
+    for person_id in sorted(people):
+        if identity.stage_of(c.conn, person_id) not in CANDIDATE_STAGES:
+            continue
+        record = people_store.person_record(c.conn, person_id)
+        hit = fast_track_rule(c, touches_by_person.get(person_id, ()), record)
+        score = (scores or {}).get(person_id)
+        if hit is not None:
+            reason, fast, at = f"fast track: {hit[0]}", True, hit[1]
+        elif score is not None and meets_definition(c, score, record):
+            reason = f"score {score.total:.0f} reached the MQL threshold {c.playbook.mql.min_score}"
+            fast, at = False, c.now
+        else:
+            continue
+        try:
+            with c.conn.begin_nested():
+                make_mql(c, person_id, reason=reason, fast_track=fast, at=at)
+        except ValidationFailed as exc:
+            logger.warning("MQL %s not routed: %s", person_id, exc)
+            move(c, person_id, Stage.MQL, reason=f"{reason} (not routed: {exc.message})", at=at)
+        made.append(person_id)
+    return made
