@@ -158,7 +158,7 @@ def accept(ws: Workspace, actor: Actor, handoff_id: int) -> Handoff:
         _first_touch(c, handoff)
         store.update_handoff(conn, handoff.id, {"status": "accepted", "accepted_at": c.now}, c.now)
         store.stop_clock(conn, handoff.id, "accept", c.now)
-        move(c, handoff.person_id, Stage.SAL, reason="accepted by sales")
+        move_if_allowed(c, handoff.person_id, Stage.SAL, reason="accepted by sales")
         webhooks.emit(
             conn,
             "handoff.accepted",
