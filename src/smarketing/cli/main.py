@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import typer
 
-from smarketing.cli import admin_cmds, events_cmds, import_cmds, playbook_cmds, workspace_cmds
+from smarketing.cli import admin_cmds, events_cmds, playbook_cmds, workspace_cmds
+from smarketing.cli.attribute_cmd import attribute
 from smarketing.cli.errors import report_error
 from smarketing.cli.webhooks_cmds import app as webhooks_app
 from smarketing.cli.worker_cmd import worker
@@ -34,10 +35,9 @@ workspace_cmds.register(app)
 app.add_typer(playbook_cmds.app, name="playbook")
 admin_cmds.register(app)
 app.add_typer(events_cmds.app, name="events")
-app.add_typer(import_cmds.app, name="import")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
-# ATTRIBUTE-PENDING app.command("attribute")(attribute_cmd.attribute)
+app.command("attribute")(attribute)
 
 
 def _invoke(argv: Sequence[str]) -> int:

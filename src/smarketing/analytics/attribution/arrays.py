@@ -1,0 +1,79 @@
+"""Array type aliases, and Arrow <-> numpy moves that stay zero-copy and light.
+
+pyarrow's `Array.to_numpy()` and `pa.array(ndarray)` import pandas when it is installed
+(about 0.2 s and 40 MB in a fresh process), so the hot paths read Arrow buffers directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+ChannelIdArray = NDArray[np.int32]
+BoolArray = NDArray[np.bool_]
+
+
+def as_floats(values: Any) -> FloatArray:
+    """`values` as a float64 array (numpy's stubs often lose the dtype of expressions)."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def weighted_count(index: NDArray[Any], weights: Any, size: int) -> FloatArray:
+    """Sum of `weights` per value of `index` in 0 .. size-1 (`np.bincount` with weights)."""
+    return np.asarray(np.bincount(index, weights=weights, minlength=size), dtype=np.float64)
+
+
+def validity(array: pa.Array) -> BoolArray:
+    """True where the Arrow array holds a value, False where it is null."""
+    n = len(array)
+    if array.null_count == 0:
+        return np.ones(n, dtype=np.bool_)
+    bitmap = array.buffers()[0]
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + n].astype(np.bool_)
+
+
+def float_values(array: pa.Array) -> tuple[FloatArray, BoolArray]:
+    """The values as float64 (casting in Arrow) and which of them are present (not null)."""
+    as_float = pc.cast(array, pa.float64())
+    n = len(as_float)
+    data = as_float.buffers()[1]
+    if n == 0 or data is None:
+        return np.zeros(n, dtype=np.float64), np.ones(n, dtype=np.bool_)
+    values = np.frombuffer(data, dtype=np.float64, count=as_float.offset + n)[as_float.offset :]
+    return values, validity(as_float)
+
+
+def int_values(array: pa.Array) -> IntArray:
+    """The values of an integer array without nulls, as int64."""
+    as_int = pc.cast(array, pa.int64())
+    n = len(as_int)
+    data = as_int.buffers()[1]
+    if n == 0 or data is None:
+        return np.zeros(n, dtype=np.int64)
+    return np.frombuffer(data, dtype=np.int64, count=as_int.offset + n)[as_int.offset :]
+
+
+def bool_values(array: pa.Array, *, null_as: bool) -> BoolArray:
+    """The values of a boolean array, with nulls read as `null_as`."""
+    n = len(array)
+    data = array.buffers()[1]
+    if n == 0 or data is None:
+        return np.full(n, null_as, dtype=np.bool_)
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    values = bits[array.offset : array.offset + n].astype(np.bool_)
+    if array.null_count:
+        values = np.where(validity(array), values, null_as)
+    return values
+
+
+def arrow_mask(mask: BoolArray) -> pa.Array:
+    """A boolean Arrow array (for `filter`) from a numpy mask."""
+    bitmap = pa.py_buffer(np.packbits(mask, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), int(mask.size), [None, bitmap])
