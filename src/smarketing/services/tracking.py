@@ -242,14 +242,13 @@ class Tracker:
         created = identity.create_people(conn, [first_seen[n] for n in plan.new_people], now)
         ids: dict[int, int] = dict(zip(plan.new_people, created, strict=True))
         for survivor, merged in plan.merges:
-            identity.merge_people(
+            _merge(
                 conn,
-                survivor=survivor,
-                merged=merged,
-                at=now,
-                actor="tracking",
-                reason="one tracking batch proved they are the same person",
-                playbook_version_id=version_id,
+                survivor,
+                merged,
+                "one tracking batch proved they are the same person",
+                version_id,
+                now,
             )
 
         def real(person: int | None) -> int | None:
@@ -267,15 +266,7 @@ class Tracker:
             if owner is not None and planned is not None and owner != planned:
                 # Claimed concurrently by another writer: they are the same person.
                 survivor, merged = min(owner, planned), max(owner, planned)
-                identity.merge_people(
-                    conn,
-                    survivor=survivor,
-                    merged=merged,
-                    at=now,
-                    actor="tracking",
-                    reason="concurrent identity claim",
-                    playbook_version_id=version_id,
-                )
+                _merge(conn, survivor, merged, "concurrent identity claim", version_id, now)
                 ids[merged] = survivor
         return real
 
@@ -334,20 +325,22 @@ class Tracker:
         identity.set_emails(conn, emails, now)
         identity.update_profiles(conn, profiles, now)
         identity.record_transitions(conn, list(leads.values()), now)
-        for row in leads.values():
-            webhooks.emit(
-                conn,
-                webhooks.EventType.PERSON_STAGE_CHANGED,
+        webhooks.emit_many(
+            conn,
+            webhooks.EventType.PERSON_STAGE_CHANGED,
+            [
                 {
-                    "person_id": row["person_id"],
+                    "person_id": r["person_id"],
                     "from": None,
-                    "to": row["to_stage"],
-                    "at": row["at"].isoformat(),
-                    "actor": row["actor"],
-                    "reason": row["reason"],
-                },
-                now,
-            )
+                    "to": r["to_stage"],
+                    "at": r["at"].isoformat(),
+                    "actor": r["actor"],
+                    "reason": r["reason"],
+                }
+                for r in leads.values()
+            ],
+            now,
+        )
         tracking.attach_anonymous(conn, anonymous)
         links = self._accounts(conn, groups, group_of, domain_of, state, now)
         tracking.link_people_to_accounts(conn, links, now)
@@ -392,6 +385,31 @@ class Tracker:
         if missing:
             self._content.update(tracking.content_ids(conn, missing, now))
         return self._content
+
+
+def _merge(
+    conn: Connection, survivor: int, merged: int, reason: str, version_id: int, now: datetime
+) -> None:
+    merge_id = identity.merge_people(
+        conn,
+        survivor=survivor,
+        merged=merged,
+        at=now,
+        actor="tracking",
+        reason=reason,
+        playbook_version_id=version_id,
+    )
+    webhooks.emit(
+        conn,
+        webhooks.EventType.PERSON_MERGED,
+        {
+            "merge_id": merge_id,
+            "survivor_id": survivor,
+            "merged_id": merged,
+            "reason": reason,
+        },
+        now,
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
