@@ -9,7 +9,7 @@ trouble never blocks ingestion.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,26 +27,29 @@ CANDIDATE_STAGES = frozenset({Stage.SUBSCRIBER, Stage.LEAD})
 
 
 def fast_track_rule(
-    c: Change, touches: Sequence[Mapping[str, Any]], record: Mapping[str, Any]
+    c: Change, touches: Sequence[Mapping[str, Any]], record: Callable[[], Mapping[str, Any]]
 ) -> tuple[str, datetime] | None:
-    """The first fast-track rule one of these touches fires, and when."""
+    """The first fast-track rule one of these touches fires, and when. `record` is read only
+    for rules with a `when` condition."""
+    rules = c.playbook.mql.fast_track
+    if not rules or not touches:
+        return None
+    context = record() if any(r.when is not None for r in rules) else None
     for touch in sorted(touches, key=lambda t: t["occurred_at"]):
-        for rule in c.playbook.mql.fast_track:
-            if fires(rule, touch, record):
+        for rule in rules:
+            if fires(rule, touch, context):
                 return rule.id, touch["occurred_at"]
     return None
 
 
-def meets_definition(c: Change, score: Any, record: Mapping[str, Any]) -> bool:
+def meets_definition(c: Change, score: Any, record: Callable[[], Mapping[str, Any]]) -> bool:
     """Score at or above the MQL thresholds (total, fit, engagement) and the extra condition."""
     mql = c.playbook.mql
-    if score is None:
-        return False
     if score.total < mql.min_score or score.fit < mql.min_fit:
         return False
     if score.engagement < mql.min_engagement:
         return False
-    return mql.when is None or evaluate(mql.when, record)
+    return mql.when is None or evaluate(mql.when, record())
 
 
 def promote(
@@ -56,13 +59,19 @@ def promote(
 ) -> list[int]:
     """Make MQLs of the candidates that qualify; returns their person ids."""
     made: list[int] = []
-    people = set(touches_by_person) | set(scores or {})
+    scores = scores or {}
+    people = set(touches_by_person) | set(scores)
+    states = identity.people_state(c.conn, people)
     for person_id in sorted(people):
-        if identity.stage_of(c.conn, person_id) not in CANDIDATE_STAGES:
+        stage = states[person_id].stage
+        if stage is None or Stage(stage) not in CANDIDATE_STAGES:
             continue
-        record = people_store.person_record(c.conn, person_id)
+
+        def record(pid: int = person_id) -> Mapping[str, Any]:
+            return people_store.person_record(c.conn, pid)
+
         hit = fast_track_rule(c, touches_by_person.get(person_id, ()), record)
-        score = (scores or {}).get(person_id)
+        score = scores.get(person_id)
         if hit is not None:
             reason, fast, at = f"fast track: {hit[0]}", True, hit[1]
         elif score is not None and meets_definition(c, score, record):
