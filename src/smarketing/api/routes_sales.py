@@ -16,7 +16,7 @@ from smarketing.domain.model import Deal, DealType, Handoff
 from smarketing.domain.stages import Role
 from smarketing.domain.touches import TouchKind
 from smarketing.services import deals, handoffs
-from smarketing.services.handoffs import Actor
+from smarketing.services.access import Actor
 from smarketing.store.handoffs import HandoffFilter
 
 router = APIRouter(prefix="/api", tags=["sales"])

@@ -9,12 +9,12 @@ from typing import Any
 
 from smarketing.domain.identity import normalize_email
 from smarketing.domain.model import Deal, DealStatus, DealType
-from smarketing.domain.stages import Role, Stage
+from smarketing.domain.stages import Stage
 from smarketing.domain.touches import TouchKind
 from smarketing.errors import NotFoundError, ValidationFailed
 from smarketing.services import webhooks
-from smarketing.services.handoffs import Actor, _change, team_of
-from smarketing.services.lifecycle import Change, move_if_allowed
+from smarketing.services.access import Actor, require_seller, team_of
+from smarketing.services.lifecycle import Change, change_in, move_if_allowed
 from smarketing.services.workspace import Workspace
 from smarketing.store import deals as store
 from smarketing.store import identity, tracking
@@ -57,15 +57,6 @@ def _deal_visible(ws: Workspace, c: Change, actor: Actor, deal_id: int) -> Deal:
     return deal
 
 
-def _require_seller(actor: Actor) -> None:
-    if actor.role not in (Role.SALES, Role.ADMIN):
-        from smarketing.errors import PermissionDeniedError
-
-        raise PermissionDeniedError(
-            f"role {actor.role.value} cannot change deals", hint="sales reps and admins can"
-        )
-
-
 def create_deal(
     ws: Workspace,
     actor: Actor,
@@ -79,9 +70,9 @@ def create_deal(
     stage: str = "appointmentscheduled",
 ) -> Deal:
     """Open a deal for a person: they become an opportunity (new business)."""
-    _require_seller(actor)
+    require_seller(actor, "deals")
     with ws.db.begin() as conn:
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         person = _person(c, person_id)
         deal = store.create(
             conn,
@@ -105,9 +96,9 @@ def create_deal(
 def update_deal(ws: Workspace, actor: Actor, deal_id: int, patch: dict[str, Any]) -> Deal:
     """Change stage, amount, currency or close date; `status` won/lost closes the deal
     (lost needs `lost_reason`). Winning makes the person a customer (and clears a churn)."""
-    _require_seller(actor)
+    require_seller(actor, "deals")
     with ws.db.begin() as conn:
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         deal = _deal_visible(ws, c, actor, deal_id)
         values: dict[str, Any] = {}
         if "amount" in patch:
@@ -153,7 +144,7 @@ def churn(ws: Workspace, actor: Actor, person_id: int, *, at: datetime | None, r
     if not reason.strip():
         raise ValidationFailed("a churn needs a reason")
     with ws.db.begin() as conn:
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         person = _person(c, person_id)
         if person.get("stage") not in (Stage.CUSTOMER.value, Stage.EVANGELIST.value):
             raise ValidationFailed(f"person {person_id} is {person.get('stage')}, not a customer")
@@ -173,7 +164,7 @@ def refer(ws: Workspace, actor: Actor, referrer_id: int, *, email: str) -> int:
     referrer becomes an evangelist. Returns the referred person's id."""
     email = normalize_email(email)
     with ws.db.begin() as conn:
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         referrer = _person(c, referrer_id)
         if referrer.get("stage") not in (Stage.CUSTOMER.value, Stage.EVANGELIST.value):
             raise ValidationFailed(

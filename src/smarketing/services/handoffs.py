@@ -4,7 +4,6 @@ from the playbook) or qualifies it; rejected leads recycle back to nurture; brea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,21 +18,13 @@ from smarketing.domain.touches import SALES_CHANNEL, TouchKind
 from smarketing.errors import NotFoundError, ValidationFailed
 from smarketing.playbook.conditions import evaluate
 from smarketing.services import webhooks
+from smarketing.services.access import Actor, require_seller, team_of
 from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed
 from smarketing.services.workspace import Workspace
 from smarketing.store import handoffs as store
 from smarketing.store import people as people_store
 from smarketing.store import tracking, users
 from smarketing.store.pagination import Page
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts on hand-offs: a role and, for sales, the user (own and team hand-offs)."""
-
-    name: str
-    role: Role
-    user_id: int | None = None
 
 
 def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: datetime) -> int:
@@ -92,27 +83,13 @@ def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: da
     return handoff_id
 
 
-def team_of(conn: Connection, actor: Actor) -> frozenset[int] | None:
-    """Owner ids whose hand-offs `actor` may see; None means all of them."""
-    if actor.role is not Role.SALES:
-        return None
-    if actor.user_id is None:
-        return frozenset()
-    team = {u.id for u in users.list_users(conn) if u.manager_id == actor.user_id}
-    return frozenset({actor.user_id, *team})
-
-
 def _visible(conn: Connection, actor: Actor, handoff_id: int, *, act: bool) -> Handoff:
     handoff = store.get(conn, handoff_id)
     team = team_of(conn, actor)
     if handoff is None or (team is not None and handoff.owner_id not in team):
         raise NotFoundError(f"no hand-off {handoff_id}", hint="list yours with GET /api/handoffs")
-    if act and actor.role not in (Role.SALES, Role.ADMIN):
-        from smarketing.errors import PermissionDeniedError
-
-        raise PermissionDeniedError(
-            f"role {actor.role.value} cannot act on hand-offs", hint="sales reps and admins can"
-        )
+    if act:
+        require_seller(actor, "hand-offs")
     return handoff
 
 
@@ -130,10 +107,6 @@ def list_handoffs(
 def get_handoff(ws: Workspace, actor: Actor, handoff_id: int) -> Handoff:
     with ws.db.read() as conn:
         return _visible(conn, actor, handoff_id, act=False)
-
-
-def _change(ws: Workspace, conn: Connection, actor: Actor) -> Change:
-    return change_in(ws, conn, actor.name)
 
 
 def _require_status(handoff: Handoff, allowed: set[HandoffStatus], action: str) -> None:
@@ -154,7 +127,7 @@ def accept(ws: Workspace, actor: Actor, handoff_id: int) -> Handoff:
     with ws.db.begin() as conn:
         handoff = _visible(conn, actor, handoff_id, act=True)
         _require_status(handoff, {HandoffStatus.ASSIGNED}, "accepted")
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         _first_touch(c, handoff)
         store.update_handoff(conn, handoff.id, {"status": "accepted", "accepted_at": c.now}, c.now)
         store.stop_clock(conn, handoff.id, "accept", c.now)
@@ -186,7 +159,7 @@ def reject(
     with ws.db.begin() as conn:
         handoff = _visible(conn, actor, handoff_id, act=True)
         _require_status(handoff, {HandoffStatus.ASSIGNED, HandoffStatus.ACCEPTED}, "rejected")
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         _first_touch(c, handoff)
         status = HandoffStatus.RECYCLED if chosen.recycle else HandoffStatus.REJECTED
         store.update_handoff(
@@ -232,7 +205,7 @@ def qualify(ws: Workspace, actor: Actor, handoff_id: int, fields: dict[str, Any]
     with ws.db.begin() as conn:
         handoff = _visible(conn, actor, handoff_id, act=True)
         _require_status(handoff, {HandoffStatus.ACCEPTED}, "qualified")
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         store.update_handoff(
             conn,
             handoff.id,
@@ -262,7 +235,7 @@ def log_activity(
         )
     with ws.db.begin() as conn:
         handoff = _visible(conn, actor, handoff_id, act=True)
-        c = _change(ws, conn, actor)
+        c = change_in(ws, conn, actor.name)
         _first_touch(c, handoff)
         record = people_store.person_record(conn, handoff.person_id)
         tracking.insert_touchpoints(
@@ -329,7 +302,7 @@ def recycle_due(ws: Workspace) -> int:
     now = ws.clock.now()
     moved = 0
     with ws.db.begin() as conn:
-        c = _change(ws, conn, Actor("recycle", Role.ADMIN))
+        c = change_in(ws, conn, "recycle")
         for row in store.recycled_before(conn, now - timedelta(days=pb.recycle.after_days)):
             from smarketing.store import identity
 
@@ -343,4 +316,4 @@ def recycle_due(ws: Workspace) -> int:
     return moved
 
 
-__all__ = ["OPEN_STATUSES", "Actor", "make_mql"]
+__all__ = ["OPEN_STATUSES", "Actor", "make_mql", "team_of"]
