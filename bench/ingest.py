@@ -201,12 +201,12 @@ def run(
     from smarketing.services import admin
     from smarketing.services.workspace import open_workspace
 
-    settings = fresh_settings(postgres_url, name=backend)
+    settings = fresh_settings(postgres_url, name=f"ingest_{backend}")
     ws = open_workspace(settings)
     key = admin.add_source(ws, name="bench").secret
     ws.close()
     port = 18000 + (1 if postgres_url else 0)
-    server = start_server(settings.workspace, postgres_url, port)
+    server = start_server(settings.workspace, settings.database_url, port)
     try:
         url = f"http://127.0.0.1:{port}"
         rate = asyncio.run(sustained(url, key, seconds, concurrency))

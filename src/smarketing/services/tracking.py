@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from smarketing.domain import credentials
 from smarketing.domain.identity import company_domain_of, normalize_email
@@ -27,8 +28,10 @@ from smarketing.services import mql, webhooks
 from smarketing.services.lifecycle import Change
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity, tracking, users
+from smarketing.store.database import retryable
 
 Status = Literal["stored", "duplicate", "failed"]
+RETRIES = 3
 PERSON_FIELDS = {
     "firstName": "first_name",
     "first_name": "first_name",
@@ -154,16 +157,28 @@ class Tracker:
             seen.add(event.message_id)
             parsed.append(_Parsed(index, event, item, email))
         playbook, version_id = self._playbook()
-        with self.ws.db.begin() as conn:
-            if keep_failed:
-                tracking.insert_failed(conn, failed)
-            new_ids = tracking.insert_new_events(conn, source.id, [_event_row(p) for p in parsed])
-            fresh = [p for p in parsed if p.event.message_id in new_ids]
-            for p in parsed:
-                status: Status = "stored" if p.event.message_id in new_ids else "duplicate"
-                results[p.index] = EventResult(p.index, p.event.message_id, status)
-            if fresh:
-                self._apply(conn, fresh, new_ids, playbook, version_id, received_at)
+        for attempt in range(1, RETRIES + 1):
+            new_content: dict[str, int] = {}
+            try:
+                with self.ws.db.begin() as conn:
+                    if keep_failed:
+                        tracking.insert_failed(conn, failed)
+                    new_ids = tracking.insert_new_events(
+                        conn, source.id, [_event_row(p) for p in parsed]
+                    )
+                    fresh = [p for p in parsed if p.event.message_id in new_ids]
+                    for p in parsed:
+                        status: Status = "stored" if p.event.message_id in new_ids else "duplicate"
+                        results[p.index] = EventResult(p.index, p.event.message_id, status)
+                    if fresh:
+                        self._apply(
+                            conn, fresh, new_ids, playbook, version_id, received_at, new_content
+                        )
+                break
+            except DBAPIError as exc:  # a deadlock between two batches: run this one again
+                if attempt == RETRIES or not retryable(exc):
+                    raise
+        self._content.update(new_content)  # committed: now safe for other threads
         return BatchResult([results[i] for i in sorted(results)])
 
     def _apply(
@@ -174,7 +189,10 @@ class Tracker:
         playbook: Any,
         version_id: int,
         now: datetime,
+        new_content: dict[str, int],
     ) -> None:
+        """Resolve, store touchpoints, promote MQLs; content ids made here go to
+        `new_content` (cached by the caller once the transaction commits)."""
         fresh.sort(key=lambda p: p.event.timestamp)
         keyed = [_event_keys(p) for p in fresh]
         plan = plan_identities(
@@ -202,7 +220,7 @@ class Tracker:
             for _, _, d in rows
             if d.content_key
         }
-        content = self._content_ids(conn, wanted, now)
+        content = self._content_ids(conn, wanted, now, new_content)
         state = identity.people_state(conn, {pid for _, pid, _ in rows if pid})
         touch_rows = [
             _touch_row(
@@ -378,13 +396,19 @@ class Tracker:
         return {p: a for p, a in links.items() if state[p].account_id != a}
 
     def _content_ids(
-        self, conn: Connection, wanted: dict[str, tuple[str | None, str]], now: datetime
+        self,
+        conn: Connection,
+        wanted: dict[str, tuple[str | None, str]],
+        now: datetime,
+        new_content: dict[str, int],
     ) -> dict[str, int]:
-        """Content ids by key, from a per-process cache (ids never change once given)."""
+        """Content ids by key. Ids never change once given, so they are cached per process;
+        ids read or made in this transaction join the cache only after it commits (another
+        thread must not use a stub that may still roll back)."""
         missing = {k: v for k, v in wanted.items() if k not in self._content}
-        if missing:
-            self._content.update(tracking.content_ids(conn, missing, now))
-        return self._content
+        found = tracking.content_ids(conn, missing, now) if missing else {}
+        new_content.update(found)
+        return {**self._content, **found}
 
 
 def _merge(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from smarketing.errors import DatabaseUnavailableError, SchemaBehindError, WorkspaceNotFoundError
 from smarketing.settings import Settings
@@ -38,6 +38,15 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(
         "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
     )
+
+
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Whether a failed transaction may simply be run again (PostgreSQL deadlock or
+    serialization failure)."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def make_engine(url: str) -> Engine:
