@@ -213,3 +213,31 @@ def test_inactive_reps_never_get_leads(api: TestClient, workspace: Workspace, te
         for h in api.get("/api/handoffs", headers=bearer(team.admin_key)).json()["data"]
     }
     assert owners == {team.rep_id}
+
+
+def test_engagement_crossing_the_threshold_makes_an_mql(
+    api: TestClient, workspace: Workspace, team: Team
+) -> None:
+    def send(batch: list[dict[str, Any]]) -> None:
+        assert api.post("/v1/batch", json={"batch": batch}, auth=(team.write_key, "")).json()[
+            "failed"
+        ] == 0
+
+    send([
+        {"type": "identify", "messageId": "s1", "userId": "s", "traits": {
+            "email": "vp@bigco.example", "title": "VP Marketing"}},
+        {"type": "group", "messageId": "s2", "userId": "s", "groupId": "bigco",
+         "traits": {"name": "BigCo", "employees": 900, "industry": "Retail"}},
+        {"type": "track", "messageId": "s3", "userId": "s", "event": "Whitepaper Downloaded"},
+    ])
+    person = api.get("/api/people", params={"email": "vp@bigco.example"},
+                     headers=bearer(team.admin_key)).json()["data"][0]
+    assert person["stage"] == "lead"
+    score = api.get(f"/api/people/{person['id']}/score", headers=bearer(team.admin_key)).json()
+    assert score["total"] < 60
+    send([{"type": "track", "messageId": "s4", "userId": "s", "event": "Webinar Attended"},
+          {"type": "page", "messageId": "s5", "userId": "s",
+           "properties": {"url": "https://acme.example/pricing"}}])
+    assert history(workspace, person["id"])[-1] == ("lead", "mql")
+    (handoff,) = api.get("/api/handoffs", headers=bearer(team.rep_key)).json()["data"]
+    assert handoff["fast_track"] is False

@@ -9,7 +9,13 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from smarketing import __version__
-from smarketing.api import routes_meta, routes_people, routes_sales, routes_tracking
+from smarketing.api import (
+    routes_meta,
+    routes_people,
+    routes_sales,
+    routes_scores,
+    routes_tracking,
+)
 from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
@@ -22,6 +28,7 @@ ROUTERS = (
     routes_meta.router,
     routes_people.router,
     routes_sales.router,
+    routes_scores.router,
     routes_tracking.router,
 )
 

@@ -17,6 +17,7 @@ import typer
 from smarketing.cli import admin_cmds, events_cmds, playbook_cmds, workspace_cmds
 from smarketing.cli.attribute_cmd import attribute
 from smarketing.cli.errors import report_error
+from smarketing.cli.score_cmds import app as score_app
 from smarketing.cli.webhooks_cmds import app as webhooks_app
 from smarketing.cli.worker_cmd import worker
 from smarketing.errors import SmarketingError
@@ -35,6 +36,7 @@ workspace_cmds.register(app)
 app.add_typer(playbook_cmds.app, name="playbook")
 admin_cmds.register(app)
 app.add_typer(events_cmds.app, name="events")
+app.add_typer(score_app, name="score")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
 app.command("attribute")(attribute)

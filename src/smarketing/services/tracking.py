@@ -24,7 +24,7 @@ from smarketing.errors import AuthenticationError, SmarketingError
 from smarketing.ingest.identity_plan import EventKeys, IdentityPlan, plan_identities
 from smarketing.ingest.segment import CallType, SegmentEvent, parse_event
 from smarketing.ingest.touches import TouchDraft, draft_touch
-from smarketing.services import mql, webhooks
+from smarketing.services import mql, scoring, webhooks
 from smarketing.services.lifecycle import Change
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity, tracking, users
@@ -213,8 +213,29 @@ class Tracker:
                 if person is None and p.event.anonymous_id:
                     person = real(plan.person_of_anonymous(p.event.anonymous_id))
                 rows.append((p, person, draft))
+        touch_rows = self._store_touches(conn, rows, event_ids, now, new_content)
+        by_person: dict[int, list[dict[str, Any]]] = {}
+        for row in touch_rows:
+            if row["person_id"] is not None:
+                by_person.setdefault(row["person_id"], []).append(row)
+        # Everyone the batch touched is rescored (an identify can change fit), then promoted.
+        touched = {p for p in person_of_event if p is not None} | set(by_person)
+        scores = scoring.rescore(conn, sorted(touched), playbook, version_id, now)
+        change = Change(
+            conn=conn, playbook=playbook, version_id=version_id, now=now, actor="tracking"
+        )
+        mql.promote(change, by_person, scores)
+
+    def _store_touches(
+        self,
+        conn: Connection,
+        rows: list[tuple[_Parsed, int | None, TouchDraft]],
+        event_ids: dict[str, int],
+        now: datetime,
+        new_content: dict[str, int],
+    ) -> list[dict[str, Any]]:
         if not rows:
-            return
+            return []
         wanted = {
             d.content_key: (d.content_title, d.content_kind.value)
             for _, _, d in rows
@@ -234,14 +255,7 @@ class Tracker:
             for p, pid, d in rows
         ]
         tracking.insert_touchpoints(conn, touch_rows)
-        by_person: dict[int, list[dict[str, Any]]] = {}
-        for row in touch_rows:
-            if row["person_id"] is not None:
-                by_person.setdefault(row["person_id"], []).append(row)
-        change = Change(
-            conn=conn, playbook=playbook, version_id=version_id, now=now, actor="tracking"
-        )
-        mql.promote(change, by_person)
+        return touch_rows
 
     def _apply_plan(
         self,
