@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -89,3 +90,22 @@ def test_openapi_is_published(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/healthz" in spec["paths"]
+
+
+def test_import_runs_are_readable(
+    client: TestClient, workspace: Workspace, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smarketing.cli.main import run
+
+    if workspace.settings.database_url:
+        monkeypatch.setenv("SMARKETING_DATABASE_URL", workspace.settings.database_url)
+    export = tmp_path / "contacts.csv"
+    export.write_text("Email,First Name,Lifecycle Stage\nann@globex.example,Ann,Lead\nbad,Bo,Lead\n")
+    ws_dir = str(workspace.settings.workspace)
+    result = run(["import", "hubspot", "contacts", str(export), "--workspace", ws_dir, "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    body = client.get("/api/imports/1", headers=bearer(workspace, Role.MARKETING)).json()
+    assert (body["rows_read"], body["rows_imported"], body["rows_rejected"]) == (2, 1, 1)
+    assert body["errors_file"]
+    missing = client.get("/api/imports/99", headers=bearer(workspace, Role.MARKETING))
+    assert missing.status_code == 404

@@ -220,3 +220,30 @@ def undo_merge(
     """Reverse a merge of two people (admins only)."""
     survivor, restored = people.undo_merge(ws, merge_id, actor=caller.name)
     return MergeUndone(survivor_id=survivor, restored_id=restored)
+
+
+class ImportRunPublic(BaseModel):
+    id: int
+    kind: str
+    file_name: str
+    status: str
+    rows_read: int
+    rows_imported: int
+    rows_unchanged: int
+    rows_rejected: int
+    checkpoint_row: int
+    errors_file: str | None
+    started_at: datetime
+    updated_at: datetime
+
+
+@router.get("/imports/{import_id}", tags=["imports"])
+def get_import(
+    ws: WorkspaceDep, _c: Annotated[Caller, Depends(require(Role.MARKETING, Role.SALES))],
+    import_id: int,
+) -> ImportRunPublic:
+    """One CSV import: counts (`read = imported + unchanged + rejected`), status, errors CSV."""
+    from smarketing.services.imports import get_import as fetch
+
+    run = fetch(ws, import_id)
+    return ImportRunPublic(**{k: getattr(run, k) for k in ImportRunPublic.model_fields})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import typer
 
-from smarketing.cli import admin_cmds, events_cmds, playbook_cmds, workspace_cmds
+from smarketing.cli import admin_cmds, events_cmds, import_cmds, playbook_cmds, workspace_cmds
 from smarketing.cli.attribute_cmd import attribute
 from smarketing.cli.errors import report_error
 from smarketing.cli.score_cmds import app as score_app
@@ -39,6 +39,7 @@ app.add_typer(events_cmds.app, name="events")
 app.add_typer(score_app, name="score")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
+app.add_typer(import_cmds.app, name="import")
 app.command("attribute")(attribute)
 
 

@@ -8,7 +8,7 @@ and its checkpoint (`runs.save_progress`) commit together or not at all.
 
 from smarketing.store.crm.accounts import upsert_accounts
 from smarketing.store.crm.campaigns import insert_campaign_responses, upsert_campaigns
-from smarketing.store.crm.common import Outcome, RowOutcome, WriteContext
+from smarketing.store.crm.common import Outcome, RowOutcome, WriteContext, refresh_statistics
 from smarketing.store.crm.deals import upsert_deals
 from smarketing.store.crm.people import StageMove, StagePlanner, upsert_people
 from smarketing.store.crm.runs import (
@@ -33,6 +33,7 @@ __all__ = [
     "finish_run",
     "get_run",
     "insert_campaign_responses",
+    "refresh_statistics",
     "save_progress",
     "start_run",
     "upsert_accounts",

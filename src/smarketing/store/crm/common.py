@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Connection, Table, bindparam, select
+from sqlalchemy import JSON, Column, Connection, Table, bindparam, func, select
 
-from smarketing.store.tables import accounts, identities, people
+from smarketing.store.tables import accounts, campaigns, deals, identities, people, touchpoints
+from smarketing.store.types import UTCDateTime
 
 IN_BATCH = 5000
 """Most values in one `IN (...)` list (SQLite allows 32,766 bound values per statement)."""
@@ -69,6 +72,28 @@ class AccountLink(Protocol):
     def value(self) -> str: ...
 
 
+STATISTICS_TABLES: dict[str, tuple[Table, ...]] = {
+    "people": (people, identities),
+    "accounts": (accounts,),
+    "deals": (deals,),
+    "campaigns": (campaigns,),
+    "campaign-responses": (touchpoints,),
+}
+"""The tables an import of each kind of record fills and then looks rows up in."""
+
+
+def refresh_statistics(conn: Connection, records: str) -> None:
+    """PostgreSQL: `ANALYZE` the tables an import of `records` (`people`, `accounts`, `deals`,
+    `campaigns`, `campaign-responses`) fills, so its lookups keep using their
+    indexes. Planner statistics of a table that grew from empty to millions of rows within
+    minutes are stale (autovacuum lags behind, or is off), and PostgreSQL then plans the
+    `kind = ... AND value IN (...)` lookups as scans of every row: measured 100+ s per chunk at
+    700k people. A no-op on SQLite, whose planner uses the indexes without statistics."""
+    tables = STATISTICS_TABLES.get(records, ())
+    if conn.dialect.name == "postgresql" and tables:
+        conn.exec_driver_sql(f"ANALYZE {', '.join(table.name for table in tables)}")
+
+
 def select_in(
     conn: Connection, columns: Sequence[Any], where: Column[Any], values: Iterable[Any]
 ) -> list[Any]:
@@ -81,12 +106,134 @@ def select_in(
     return found
 
 
-def insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert `rows` with one executemany and return their new ids, in order."""
-    if not rows:
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` new ids for `table`, so rows can be inserted with their ids known up front.
+
+    PostgreSQL draws them from the table's sequence (safe with concurrent writers). SQLite
+    continues after the largest id, which is safe because every write transaction there holds
+    the database's write lock from its start (`BEGIN IMMEDIATE`, see `store.database`).
+    """
+    if count <= 0:
         return []
-    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-    return [row[0] for row in conn.execute(statement, rows)]
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            f"FROM generate_series(1, {int(count)})"
+        )
+        return [row[0] for row in rows]
+    largest = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(largest) + 1, int(largest) + 1 + count))
+
+
+def _copy_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    converters: tuple[tuple[int, Callable[[Any], Any], bool], ...],
+) -> None:
+    """PostgreSQL: `COPY ... FROM STDIN` on the connection's own driver connection, so inside
+    the caller's transaction; 5-10x faster than executemany for thousands of rows."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if not converters:
+                    copy.write_row(row)
+                    continue
+                values = list(row)
+                for index, convert, _ in converters:
+                    if values[index] is not None:
+                        values[index] = convert(values[index])
+                copy.write_row(values)
+    finally:
+        cursor.close()
+
+
+def time_converter(conn: Connection) -> Callable[[datetime], Any]:
+    """How this connection's driver takes a `UTCDateTime` value (see `insert_many`)."""
+    return _sqlite_time if conn.dialect.name == "sqlite" else _naive_utc
+
+
+def insert_many(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    converted: bool = False,
+) -> None:
+    """Insert `rows` (tuples in the order of `columns`) with the driver's own executemany.
+
+    The hot path of large imports: SQLAlchemy's per-row parameter processing costs more than
+    the insert itself (measured: ~10 us per row against ~3 us). Values are converted here the
+    way the column types would: `UTCDateTime` to naive UTC (SQLite: its text format), JSON to
+    text; `converted=True` says the caller did that already (`time_converter`, `json_text`).
+    """
+    if not rows:
+        return
+    converters = () if converted else _converters(conn.dialect.name, table, tuple(columns))
+    if conn.dialect.name == "postgresql":
+        _copy_in(conn, table, columns, rows, converters)
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    if converters:
+        memo: dict[datetime, Any] = {}
+        ready = []
+        for row in rows:
+            values = list(row)
+            for index, convert, is_time in converters:
+                value = values[index]
+                if value is None:
+                    continue
+                if is_time:
+                    found = memo.get(value)
+                    if found is None:
+                        found = memo[value] = convert(value)
+                    values[index] = found
+                else:
+                    values[index] = convert(value)
+            ready.append(tuple(values))
+        rows = ready
+    conn.exec_driver_sql(statement, list(rows))
+
+
+def json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """SQLAlchemy's SQLite text format for a UTC time: `2024-03-01 10:00:00.000000`."""
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:26]
+    return _naive_utc(value).isoformat(" ", "microseconds")
+
+
+@cache
+def _converters(
+    dialect: str, table: Table, columns: tuple[str, ...]
+) -> tuple[tuple[int, Callable[[Any], Any], bool], ...]:
+    """(position, converter, is a time) for the columns whose values need converting."""
+    found: list[tuple[int, Callable[[Any], Any], bool]] = []
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            found.append((index, _sqlite_time if dialect == "sqlite" else _naive_utc, True))
+        elif isinstance(column_type, JSON):
+            found.append((index, json_text, False))
+    return tuple(found)
 
 
 def update_by_id(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -106,43 +253,65 @@ def account_ids(conn: Connection, links: Iterable[tuple[str, str]]) -> dict[tupl
         wanted.setdefault(column, set()).add(value)
     found: dict[tuple[str, str], int] = {}
     for column, values in wanted.items():
-        rows = select_in(conn, [accounts.c.id, accounts.c[column]], accounts.c[column], values)
-        for account_id, value in rows:
+        for account_id, value in driver_select_in(conn, accounts, ("id", column), column, values):
             found[(column, value)] = account_id
     return found
 
 
-def link_of(link: AccountLink | None) -> tuple[str, str] | None:
-    return (str(link.key), link.value) if link is not None else None
+def driver_select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    where: str,
+    values: Iterable[Any],
+    *,
+    equal: tuple[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Like `select_in`, through the driver: 3x cheaper for long `IN` lists, but values come
+    back as the driver gives them (JSON may be text). For the hot lookups of large imports."""
+    wanted = list(dict.fromkeys(v for v in values if v is not None))
+    is_postgres = conn.dialect.name == "postgresql"
+    marker = "%s" if is_postgres else "?"
+    prefix = f"SELECT {', '.join(columns)} FROM {table.name} WHERE "
+    if equal is not None:
+        prefix += f"{equal[0]} = {marker} AND "
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(wanted), IN_BATCH):
+        batch = wanted[start : start + IN_BATCH]
+        if is_postgres:  # one array parameter: cheaper to send and plan than a long list
+            statement = f"{prefix}{where} = ANY(%s)"
+            params: tuple[Any, ...] = (batch,)
+        else:
+            statement = f"{prefix}{where} IN ({', '.join([marker] * len(batch))})"
+            params = tuple(batch)
+        if equal is not None:
+            params = (equal[1], *params)
+        found.extend(map(tuple, conn.exec_driver_sql(statement, params).all()))
+    return found
+
+
+def identity_owners(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The person owning each known (kind, value): one SELECT per kind (and `IN_BATCH`
+    values), so the unique (kind, value) index answers it."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, set()).add(value)
+    found: dict[tuple[str, str], int] = {}
+    for kind, values in by_kind.items():
+        rows = driver_select_in(
+            conn, identities, ("value", "person_id"), "value", values, equal=("kind", kind)
+        )
+        found.update({(kind, value): person_id for value, person_id in rows})
+    return found
 
 
 def person_ids(conn: Connection, refs: Iterable[IdentityRef]) -> dict[tuple[str, str], int]:
     """Person ids by (identity kind, value); `email` refs match `people.email` first."""
     wanted = {(str(r.kind), r.value) for r in refs}
-    found: dict[tuple[str, str], int] = {}
-    rows = select_in(
-        conn,
-        [identities.c.person_id, identities.c.kind, identities.c.value],
-        identities.c.value,
-        {value for _, value in wanted},
-    )
-    for person_id, kind, value in rows:
-        if (kind, value) in wanted:
-            found[(kind, value)] = person_id
+    found = identity_owners(conn, wanted)
     emails = {value for kind, value in wanted if kind == "email"}
     for person_id, email in select_in(conn, [people.c.id, people.c.email], people.c.email, emails):
         found[("email", email)] = person_id
     return found
-
-
-def changed_fields(current: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
-    """The non-None values of `incoming` that differ from `current`."""
-    return {k: v for k, v in incoming.items() if v is not None and current.get(k) != v}
-
-
-def merged_traits(stored: dict[str, Any] | None, incoming: dict[str, Any]) -> dict[str, Any] | None:
-    """`stored` updated with `incoming`, or None when that changes nothing."""
-    base = stored or {}
-    if all(base.get(k) == v for k, v in incoming.items()):
-        return None
-    return {**base, **incoming}

@@ -9,8 +9,10 @@ into another (`merged_into_id`) is updated through the survivor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -24,22 +26,33 @@ from smarketing.store.crm.common import (
     RowOutcome,
     WriteContext,
     account_ids,
-    insert_returning_ids,
+    driver_select_in,
+    identity_owners,
+    insert_many,
+    json_text,
     rejected,
+    reserve_ids,
     select_in,
+    time_converter,
     update_by_id,
 )
 from smarketing.store.tables import deals, identities, people, transitions
 
 StageMove = tuple[Stage | None, Stage, datetime]
 StagePlanner = Callable[
-    [Stage | None, Stage | None, Mapping[Stage, datetime]],
+    [Stage | None, Stage | None, Sequence[tuple[Stage, datetime]]],
     tuple[Stage | None, Sequence[StageMove]],
 ]
 """(current stage, claimed stage, dated entries) -> (stage after, transitions to record)."""
 
 SCALARS = ("first_name", "last_name", "title", "phone", "country", "original_channel")
 STATE = ("email", *SCALARS, "account_id", "stage", "traits")
+STAGE_TEXT: dict[Stage, str] = {stage: stage.value for stage in Stage}
+STAGE_BY_TEXT: dict[str, Stage] = {stage.value: stage for stage in Stage}
+_PLAIN_STATE_OF = itemgetter(*STATE[:-1])
+INSERT_COLUMNS = ("id", *STATE, "change_seq", "created_at", "updated_at")
+TRANSITION_COLUMNS = ("person_id", "from_stage", "to_stage", "at", "actor", "reason",
+                      "playbook_version_id")  # fmt: skip
 
 
 class PersonInput(Protocol):
@@ -104,19 +117,14 @@ class PeopleChunk:
 
     def _load(self, records: Sequence[PersonInput]) -> None:
         emails = {r.email for r in records if r.email}
-        values = emails | {ref.value for r in records for ref in r.external_ids}
-        for person_id, kind, value in select_in(
-            self.conn,
-            [identities.c.person_id, identities.c.kind, identities.c.value],
-            identities.c.value,
-            values,
-        ):
-            self.by_identity[(kind, value)] = person_id
-        columns = [people.c.id, people.c.merged_into_id, *(people.c[c] for c in STATE)]
-        self._keep(select_in(self.conn, columns, people.c.email, emails))
+        keys = {("email", e) for e in emails}
+        keys.update((str(ref.kind), ref.value) for r in records for ref in r.external_ids)
+        self.by_identity.update(identity_owners(self.conn, keys))
+        columns = ("id", "merged_into_id", *STATE)
+        self._keep(driver_select_in(self.conn, people, columns, "email", emails))
         missing = set(self.by_identity.values()) - self.state.keys()
         while missing:
-            self._keep(select_in(self.conn, columns, people.c.id, missing))
+            self._keep(driver_select_in(self.conn, people, columns, "id", missing))
             missing = set(self.merged_into.values()) - self.state.keys()
         links = [(str(r.account.key), r.account.value) for r in records if r.account]
         links += [("domain", r.company_domain) for r in records if r.company_domain]
@@ -131,15 +139,17 @@ class PeopleChunk:
             )
         }
 
-    def _keep(self, rows: Iterable[Any]) -> None:
-        for row in rows:
-            values = dict(zip(STATE, row[2:], strict=True))
-            self.state[row.id] = values
-            self.loaded[row.id] = dict(values)
-            if row.merged_into_id is not None:
-                self.merged_into[row.id] = row.merged_into_id
-            if row.email is not None:
-                self.by_email.setdefault(row.email, row.id)
+    def _keep(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        for person_id, merged_into_id, *state in rows:
+            values = dict(zip(STATE, state, strict=True))
+            if isinstance(values["traits"], str):
+                values["traits"] = json.loads(values["traits"])
+            self.state[person_id] = values
+            self.loaded[person_id] = dict(values)
+            if merged_into_id is not None:
+                self.merged_into[person_id] = merged_into_id
+            if values["email"] is not None:
+                self.by_email.setdefault(values["email"], person_id)
 
     def _survivor(self, key: int) -> int:
         seen = {key}
@@ -151,67 +161,84 @@ class PeopleChunk:
         return key
 
     def _find(self, r: PersonInput) -> tuple[int | None, RowOutcome | None]:
-        keyed = {self.by_identity.get((str(x.kind), x.value)) for x in r.external_ids}
-        keyed.discard(None)
-        if len(keyed) > 1:
-            ids = ", ".join(x.value for x in r.external_ids)
-            return None, rejected("record_id", f"the ids {ids} belong to different people", ids)
+        keyed = None
+        for ref in r.external_ids:
+            owner = self.by_identity.get((ref.kind, ref.value))
+            if owner is not None and keyed is not None and owner != keyed:
+                ids = ", ".join(x.value for x in r.external_ids)
+                reason = f"the ids {ids} belong to different people"
+                return None, rejected("record_id", reason, ids)
+            keyed = owner if owner is not None else keyed
         by_email = None
         if r.email:
             by_email = self.by_email.get(r.email) or self.by_identity.get(("email", r.email))
-        key = keyed.pop() if keyed else by_email
-        if (
-            key is not None
-            and by_email is not None
-            and self._survivor(by_email) != self._survivor(key)
-        ):
+        key = keyed if keyed is not None else by_email
+        if key is None:
+            return None, None
+        if by_email is not None and self._survivor(by_email) != self._survivor(key):
             reason = f"email {r.email} belongs to another person than this record's id"
             return None, rejected("email", reason, r.email or "")
-        return (self._survivor(key) if key is not None else None), None
+        return self._survivor(key), None
 
     def merge(self, r: PersonInput, plan: StagePlanner) -> RowOutcome:
         key, problem = self._find(r)
         if problem is not None:
             return problem
-        is_new = key is None
         if key is None:
             key = -1 - len(self.created_at)
             self.created_at[key] = r.created_at
             self.state[key] = dict.fromkeys(STATE)
+            self.state[key]["traits"] = {}
+            self._apply(key, self.state[key], r, plan)
+            return IMPORTED
         state = self.state[key]
         before = dict(state)
         added = self._apply(key, state, r, plan)
-        return IMPORTED if is_new or added or state != before else UNCHANGED
+        return IMPORTED if added or state != before else UNCHANGED
 
     def _apply(self, key: int, state: dict[str, Any], r: PersonInput, plan: StagePlanner) -> int:
         """Merge `r` into `state`; returns how many rows it adds elsewhere (identities...)."""
-        if r.email and state["email"] != r.email and r.email not in self.by_email:
+        email = r.email
+        if email and state["email"] != email and email not in self.by_email:
             self.by_email.pop(state["email"], None)
-            state["email"] = r.email
-            self.by_email[r.email] = key
-        for name in SCALARS:
-            value = getattr(r, name)
+            state["email"] = email
+            self.by_email[email] = key
+        for name, value in (
+            ("first_name", r.first_name),
+            ("last_name", r.last_name),
+            ("title", r.title),
+            ("phone", r.phone),
+            ("country", r.country),
+            ("original_channel", r.original_channel),
+        ):
             if value is not None:
                 state[name] = value
-        if r.traits and any((state["traits"] or {}).get(k) != v for k, v in r.traits.items()):
-            state["traits"] = {**(state["traits"] or {}), **r.traits}
-        if r.account is not None:
-            linked = self.accounts.get((str(r.account.key), r.account.value))
+        traits = r.traits
+        if traits:
+            stored = state["traits"] or {}
+            if any(stored.get(k) != v for k, v in traits.items()):
+                state["traits"] = {**stored, **traits}
+        account = r.account
+        if account is not None:
+            linked = self.accounts.get((account.key, account.value))
             if linked is not None:
                 state["account_id"] = linked
         elif r.company_domain and state["account_id"] is None:
             state["account_id"] = self.accounts.get(("domain", r.company_domain))
-        current = Stage(state["stage"]) if state["stage"] else None
-        stage, moves = plan(current, r.claimed_stage, dict(r.stage_dates))
+        current = STAGE_BY_TEXT.get(state["stage"]) if state["stage"] else None
+        stage, moves = plan(current, r.claimed_stage, r.stage_dates)
         if moves and stage is not None:
-            state["stage"] = stage.value
+            state["stage"] = STAGE_TEXT[stage]
             self.moves.extend((key, *move) for move in moves)
         added = len(moves)
-        refs = [(str(x.kind), x.value) for x in r.external_ids]
-        for ref in [("email", r.email), *refs] if r.email else refs:
-            if ref not in self.by_identity:
-                self.by_identity[ref] = key
-                self.new_identities.append((key, *ref))
+        if email and ("email", email) not in self.by_identity:
+            self.by_identity[("email", email)] = key
+            self.new_identities.append((key, "email", email))
+            added += 1
+        for ref in r.external_ids:
+            if (ref.kind, ref.value) not in self.by_identity:
+                self.by_identity[(ref.kind, ref.value)] = key
+                self.new_identities.append((key, str(ref.kind), ref.value))
                 added += 1
         for sfid in r.converted_deal_ids:
             deal = self.deals.get(sfid)
@@ -223,35 +250,43 @@ class PeopleChunk:
 
     def write(self, ctx: WriteContext) -> None:
         now = ctx.now
+        db_time = time_converter(self.conn)
+        db_now = db_time(now)
         new_keys = list(self.created_at)
-        inserts = [
-            {**self.state[k], "traits": self.state[k]["traits"] or {}, "change_seq": 0,
-             "created_at": self.created_at[k] or now, "updated_at": now}
-            for k in new_keys
-        ]  # fmt: skip
-        real = dict(zip(new_keys, insert_returning_ids(self.conn, people, inserts), strict=True))
+        real = dict(zip(new_keys, reserve_ids(self.conn, people, len(new_keys)), strict=True))
+        rows = []
+        for k in new_keys:
+            state = self.state[k]
+            created = self.created_at[k]
+            rows.append(
+                (real[k], *_PLAIN_STATE_OF(state), json_text(state["traits"]), 0,
+                 db_time(created) if created else db_now, db_now)
+            )  # fmt: skip
+        insert_many(self.conn, people, INSERT_COLUMNS, rows, converted=True)
         changed = [
             {"row_id": k, **state, "updated_at": now}
             for k, state in self.state.items()
             if k > 0 and state != self.loaded[k]
         ]
         update_by_id(self.conn, people, changed)
-        if self.new_identities:
-            rows = [
-                {"person_id": real.get(k, k), "kind": kind, "value": value, "created_at": now}
-                for k, kind, value in self.new_identities
-            ]
-            self.conn.execute(identities.insert(), rows)
-        if self.moves:
-            self.conn.execute(
-                transitions.insert(),
-                [
-                    {"person_id": real.get(k, k), "from_stage": old.value if old else None,
-                     "to_stage": new.value, "at": at, "actor": ctx.actor, "reason": ctx.reason,
-                     "playbook_version_id": ctx.playbook_version_id}
-                    for k, old, new, at in self.moves
-                ],
+        insert_many(
+            self.conn,
+            identities,
+            ("person_id", "kind", "value", "created_at"),
+            [(real.get(k, k), kind, value, db_now) for k, kind, value in self.new_identities],
+            converted=True,
+        )
+        times: dict[datetime, Any] = {}
+        moves = []
+        for k, old, new, at in self.moves:
+            db_at = times.get(at)
+            if db_at is None:
+                db_at = times[at] = db_time(at)
+            moves.append(
+                (real.get(k, k), STAGE_TEXT[old] if old else None, STAGE_TEXT[new], db_at,
+                 ctx.actor, ctx.reason, ctx.playbook_version_id)
             )  # fmt: skip
+        insert_many(self.conn, transitions, TRANSITION_COLUMNS, moves, converted=True)
         links = [
             {"row_id": deal_id, "person_id": real.get(k, k), "updated_at": now}
             for deal_id, k in self.deal_links

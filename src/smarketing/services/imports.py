@@ -1,0 +1,331 @@
+"""Import a CRM or CSV export: streamed in chunks, resumable, idempotent.
+
+Invariants:
+
+- Reconciliation: `read = imported + unchanged + rejected` for every run, at every checkpoint.
+- Exactly once: each chunk's rows and the run's checkpoint (the last file row done) commit in
+  one transaction. A run killed at any point and started again skips the rows its checkpoint
+  covers and ends with exactly the rows of an uninterrupted run. Rejected rows are appended to
+  the errors CSV (flushed) before their chunk commits; a resumed run cuts that file back to its
+  checkpoint first.
+- Idempotent: a run is keyed by (importer kind, file SHA-256). Importing a completed file again
+  re-reads it from the top and, if nothing else changed in between, finds every row unchanged.
+- Never backwards: people only move forward in the funnel (see `ingest.importers.lifecycle`).
+
+Speed (docs/benchmarks.md): one SELECT per key kind and one executemany (PostgreSQL: COPY) per
+table and chunk; PostgreSQL planner statistics are refreshed after chunks 1, 2, 4, 8... so the
+lookups keep their indexes while a table grows from empty.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, tzinfo
+from functools import partial
+from pathlib import Path
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection
+
+from smarketing.errors import NotFoundError, UsageError
+from smarketing.ingest.importers import csv_spec, hubspot_spec, salesforce_spec
+from smarketing.ingest.importers.errors_csv import ErrorsCsv, default_errors_path
+from smarketing.ingest.importers.lifecycle import StagePolicy, plan_stage
+from smarketing.ingest.importers.reader import CsvSource, inspect_csv, open_rows, undecodable
+from smarketing.ingest.importers.records import (
+    AccountRecord,
+    CampaignRecord,
+    CampaignResponseRecord,
+    DealRecord,
+    PersonRecord,
+    Record,
+    SkippedRow,
+)
+from smarketing.ingest.importers.spec import ImportSpec, RowParser, Target
+from smarketing.ingest.importers.values import ParseOptions, Problem
+from smarketing.services.playbooks import current_version
+from smarketing.services.workspace import Workspace
+from smarketing.store import audit, crm
+from smarketing.store.crm import Counts, ImportRun, ImportStatus, Outcome, RowOutcome
+
+__all__ = [
+    "ImportOptions",
+    "ImportProgress",
+    "ImportReport",
+    "ImportRun",
+    "ImportSource",
+    "ImportStatus",
+    "get_import",
+    "run_import",
+]
+
+DEFAULT_CHUNK_ROWS = 5000
+MAX_CHUNK_ROWS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSource:
+    """Which importer reads the file: `hubspot`/`salesforce` and an object, or `csv` and a
+    mapping file."""
+
+    system: Literal["hubspot", "salesforce", "csv"]
+    object: str | None = None
+    mapping: Path | None = None
+
+    def spec(self) -> ImportSpec:
+        if self.system == "csv":
+            if self.mapping is None:
+                raise UsageError("a CSV import needs a mapping", hint="pass --map MAPPING.yaml")
+            return csv_spec(self.mapping)
+        if self.object is None:
+            raise UsageError(f"say which {self.system} object the file holds")
+        return (hubspot_spec if self.system == "hubspot" else salesforce_spec)(self.object)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_format: str | None = None
+    timezone: str | None = None
+    errors_path: Path | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+class ImportProgress(Protocol):
+    """Told how far an import has got (a progress bar, a log)."""
+
+    def start(self, *, total_bytes: int, rows_done: int) -> None: ...
+    def advance(self, *, rows_done: int, bytes_read: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    run: ImportRun
+    encoding: str
+    delimiter: str
+    resumed_after_row: int
+    """0 for a fresh run; else the row the previous attempt had committed."""
+
+    @property
+    def errors_file(self) -> Path | None:
+        """The errors CSV, when the run rejected rows."""
+        if self.run.rows_rejected and self.run.errors_file:
+            return Path(self.run.errors_file)
+        return None
+
+
+def get_import(ws: Workspace, import_id: int) -> ImportRun:
+    """One import run (counts, status, and the errors CSV when it rejected rows);
+    `NotFoundError` if there is none."""
+    with ws.db.read() as conn:
+        run = crm.get_run(conn, import_id)
+    if run is None:
+        raise NotFoundError(f"no import run with id {import_id}", hint="check the id")
+    return run if run.rows_rejected else replace(run, errors_file=None)
+
+
+def run_import(
+    ws: Workspace,
+    source: ImportSource,
+    path: Path,
+    *,
+    options: ImportOptions | None = None,
+    progress: ImportProgress | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import `path`, resuming an interrupted run of the same file. `after_chunk` is called
+    with the checkpoint after each committed chunk (tests use it to simulate a crash)."""
+    options = options or ImportOptions()
+    if not 1 <= options.chunk_rows <= MAX_CHUNK_ROWS:
+        raise UsageError(f"chunk size must be between 1 and {MAX_CHUNK_ROWS} rows")
+    spec = source.spec()
+    csv_file = inspect_csv(path, encoding=options.encoding, delimiter=options.delimiter)
+    parse_options = ParseOptions(date_format=options.date_format, timezone=_zone(options))
+    with open_rows(csv_file) as rows:
+        parser = spec.bind(rows.header, path.name, parse_options)
+        importer = _ChunkImporter(ws, spec, parser, csv_file, options, path)
+        resumed_after = importer.run.checkpoint_row
+        if progress is not None:
+            progress.start(total_bytes=csv_file.size_bytes, rows_done=importer.run.rows_read)
+        try:
+            with _fewer_gc_passes():
+                pending = ((n, cells) for n, cells in rows.rows if n > resumed_after)
+                for chunk in _chunks(pending, options.chunk_rows):
+                    importer.import_chunk(chunk)
+                    if progress is not None:
+                        progress.advance(
+                            rows_done=importer.run.rows_read, bytes_read=rows.bytes_read()
+                        )
+                    if after_chunk is not None:
+                        after_chunk(importer.run.checkpoint_row)
+        except BaseException:
+            importer.close(ImportStatus.FAILED)
+            raise
+    run = importer.close(ImportStatus.COMPLETED)
+    return ImportReport(run, csv_file.encoding, csv_file.delimiter, resumed_after)
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while importing, then as before.
+
+    Each row allocates a few dozen small objects and few of them live long, so the default
+    (a young-generation pass every 700 allocations) spends about a third of the CPU of an
+    import scanning; measured: 60 -> 45 us per HubSpot contact. Memory is still collected.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _zone(options: ImportOptions) -> tzinfo:
+    if options.timezone is None or options.timezone.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(options.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"unknown time zone {options.timezone!r}", hint="use an IANA name like Europe/Berlin"
+        ) from None
+
+
+def _chunks(
+    rows: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
+
+
+class _ChunkImporter:
+    """One run in progress: parses a chunk, writes it, saves the checkpoint, all-or-nothing."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        spec: ImportSpec,
+        parser: RowParser,
+        csv_file: CsvSource,
+        options: ImportOptions,
+        path: Path,
+    ) -> None:
+        self.ws, self.spec, self.parser, self.csv_file = ws, spec, parser, csv_file
+        self.width = len(parser.columns.headers)
+        playbook = ws.playbook.playbook
+        self.playbook_version_id = current_version(ws).id if spec.target is Target.PEOPLE else None
+        errors_path = (options.errors_path or default_errors_path(path)).resolve()
+        with ws.db.begin() as conn:
+            self.run = crm.start_run(
+                conn,
+                kind=spec.kind,
+                file_name=str(path.resolve()),
+                file_hash=csv_file.sha256,
+                errors_file=str(errors_path),
+                now=ws.clock.now(),
+            )
+        self.errors = ErrorsCsv(Path(self.run.errors_file or errors_path), file_label=path.name)
+        self.errors.resume_after(self.run.checkpoint_row)
+        policy = StagePolicy(
+            enabled=playbook.enabled_stages,
+            allow_backward=frozenset(playbook.lifecycle.allow_backward),
+            undated_at=self.run.started_at,
+        )
+        self.plan = partial(plan_stage, policy=policy)
+        self.chunks_done = 0
+
+    def import_chunk(self, chunk: Sequence[tuple[int, list[str]]]) -> None:
+        records: list[Record] = []
+        problems: list[Problem] = []
+        for row, cells in chunk:
+            parsed = self._parse(row, cells)
+            if isinstance(parsed, list):
+                problems.extend(parsed)
+            else:
+                records.append(parsed)
+        ctx = crm.WriteContext(
+            now=self.ws.clock.now(),
+            actor=self.spec.actor,
+            reason=self.spec.reason,
+            playbook_version_id=self.playbook_version_id,
+        )
+        with self.ws.db.begin() as conn:
+            outcomes = self._write(conn, records, ctx)
+            for record, outcome in zip(records, outcomes, strict=True):
+                if outcome.outcome is Outcome.REJECTED:
+                    column = self.parser.columns.header_of(outcome.field or "")
+                    problems.append(
+                        Problem(record.row, column, outcome.reason or "", outcome.value)
+                    )
+            problems.sort(key=lambda p: p.row)
+            self.errors.write(problems)
+            imported = sum(1 for o in outcomes if o.outcome is Outcome.IMPORTED)
+            rejected = len({p.row for p in problems})
+            done = Counts(len(chunk), imported, len(chunk) - imported - rejected, rejected)
+            self.run = crm.save_progress(
+                conn, self.run, done=done, checkpoint_row=chunk[-1][0], now=ctx.now
+            )
+        self.chunks_done += 1
+        if self.chunks_done & (self.chunks_done - 1) == 0:  # after chunks 1, 2, 4, 8...
+            with self.ws.db.begin() as conn:
+                crm.refresh_statistics(conn, self.spec.target.value)
+
+    def _parse(self, row: int, cells: list[str]) -> Record | list[Problem]:
+        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width :]):
+            reason = f"the row has {len(cells)} cells but the header has {self.width} columns"
+            return [Problem(row, "(row)", reason)]
+        if not self.csv_file.checked and undecodable(cells):
+            reason = f"the row has bytes that are not {self.csv_file.encoding}; pass --encoding"
+            return [Problem(row, "(row)", reason)]
+        return self.parser(row, cells)
+
+    def _write(
+        self, conn: Connection, records: list[Record], ctx: crm.WriteContext
+    ) -> list[RowOutcome]:
+        target = self.spec.target
+        found: list[RowOutcome | None] = [
+            crm.RowOutcome(Outcome.UNCHANGED) if isinstance(r, SkippedRow) else None
+            for r in records
+        ]
+        if target is Target.PEOPLE:
+            people = [r for r in records if isinstance(r, PersonRecord)]
+            written = crm.upsert_people(conn, people, ctx, self.plan)
+        elif target is Target.ACCOUNTS:
+            accounts = [r for r in records if isinstance(r, AccountRecord)]
+            written = crm.upsert_accounts(conn, accounts, ctx)
+        elif target is Target.DEALS:
+            written = crm.upsert_deals(conn, [r for r in records if isinstance(r, DealRecord)], ctx)
+        elif target is Target.CAMPAIGNS:
+            campaigns = [r for r in records if isinstance(r, CampaignRecord)]
+            written = crm.upsert_campaigns(conn, campaigns, ctx)
+        else:
+            responses = [r for r in records if isinstance(r, CampaignResponseRecord)]
+            written = crm.insert_campaign_responses(conn, responses, ctx)
+        results = iter(written)
+        return [o if o is not None else next(results) for o in found]
+
+    def close(self, status: ImportStatus) -> ImportRun:
+        self.errors.close()
+        try:
+            with self.ws.db.begin() as conn:
+                self.run = crm.finish_run(conn, self.run, status, self.ws.clock.now())
+                if status is ImportStatus.COMPLETED:
+                    audit.record(
+                        conn,
+                        at=self.ws.clock.now(),
+                        actor=self.spec.actor,
+                        action="import.completed",
+                        target=f"{self.spec.kind} {self.run.file_name}",
+                        detail={"import_id": self.run.id, "summary": self.run.summary},
+                    )
+        except Exception:
+            if status is ImportStatus.COMPLETED:
+                raise
+        return self.run
