@@ -12,6 +12,7 @@ from smarketing import __version__
 from smarketing.api import (
     routes_meta,
     routes_people,
+    routes_reports,
     routes_sales,
     routes_scores,
     routes_tracking,
@@ -30,6 +31,7 @@ ROUTERS = (
     routes_sales.router,
     routes_scores.router,
     routes_tracking.router,
+    routes_reports.router,
 )
 
 

@@ -17,6 +17,9 @@ import typer
 from smarketing.cli import admin_cmds, events_cmds, import_cmds, playbook_cmds, workspace_cmds
 from smarketing.cli.attribute_cmd import attribute
 from smarketing.cli.errors import report_error
+from smarketing.cli.report_cmds import export as export_cmd
+from smarketing.cli.report_cmds import report as report_cmd
+from smarketing.cli.report_cmds import sync as sync_cmd
 from smarketing.cli.score_cmds import app as score_app
 from smarketing.cli.webhooks_cmds import app as webhooks_app
 from smarketing.cli.worker_cmd import worker
@@ -41,6 +44,9 @@ app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
 app.add_typer(import_cmds.app, name="import")
 app.command("attribute")(attribute)
+app.command("report")(report_cmd)
+app.command("export")(export_cmd)
+app.command("sync")(sync_cmd)
 
 
 def _invoke(argv: Sequence[str]) -> int:

@@ -1,0 +1,1 @@
+"""The engine gate: the only code that connects to compute (see `base`)."""

@@ -1,0 +1,1 @@
+"""Reports: Ibis expressions over the analytics tables, by name (see `registry`)."""

@@ -1,0 +1,86 @@
+"""The report registry: report name -> how to build it.
+
+A report is one or more *sections*, each an Ibis expression over the unbound analytics tables
+(built without any connection, compiled per engine), plus an optional `finish` step in plain
+Python over the (small) Arrow results, for arithmetic such as the reverse funnel. Other
+modules add reports with `register(ReportDef(...))`; `attribution` is added that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from smarketing.analytics.reports.period import Period
+from smarketing.analytics.tables import Tables
+from smarketing.errors import NotFoundError
+from smarketing.playbook.schema import Playbook
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """What a builder may read: the period, the playbook in force, the unbound tables."""
+
+    period: Period
+    playbook: Playbook
+    tables: Tables
+
+    @property
+    def today(self) -> date:
+        return self.period.today
+
+
+Sections = dict[str, ir.Table]
+Finish = Callable[[ReportContext, dict[str, pa.Table]], dict[str, pa.Table]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDef:
+    name: str
+    description: str
+    build: Callable[[ReportContext], Sections]
+    finish: Finish | None = None
+    uses_period: bool = True
+    columns_help: dict[str, str] = field(default_factory=dict)
+
+
+REPORTS: dict[str, ReportDef] = {}
+
+
+def register(report: ReportDef) -> ReportDef:
+    """Add (or replace) a report under its name."""
+    REPORTS[report.name] = report
+    return report
+
+
+def report_names() -> list[str]:
+    _load_builtins()
+    return sorted(REPORTS)
+
+
+def get_report(name: str) -> ReportDef:
+    _load_builtins()
+    try:
+        return REPORTS[name]
+    except KeyError:
+        raise NotFoundError(
+            f"no report named {name!r}", hint=f"reports: {', '.join(sorted(REPORTS))}"
+        ) from None
+
+
+def _load_builtins() -> None:
+    # Importing the report modules registers them (once).
+    from smarketing.analytics.reports import (  # noqa: F401
+        attribution,
+        content,
+        funnel,
+        goals,
+        impact,
+        retention,
+        sla,
+        sources,
+    )

@@ -1,0 +1,141 @@
+"""Use cases behind `smarketing report|export|sync` and `GET /api/reports/{name}`.
+
+DuckDB (the default) syncs the workspace's copy first, then reads it; `postgres` runs on a
+PostgreSQL store directly; `spark` reads Parquet files written by `export` (a fresh export
+into the workspace unless a folder is given).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from smarketing.analytics.engines.base import DEFAULT_LIMITS, Engine, EngineName, Limits, execute
+from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
+from smarketing.analytics.export import ExportedFile, ExportFormat, export_tables
+from smarketing.analytics.reports.period import Period, parse_period
+from smarketing.analytics.reports.registry import ReportContext, get_report
+from smarketing.analytics.sync import SyncResult, sync_copy
+from smarketing.analytics.tables import unbound
+from smarketing.errors import UsageError
+from smarketing.services.workspace import Workspace
+
+SPARK_EXPORT_DIRNAME = "analytics-parquet"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    name: str
+    period: Period | None
+    engine: EngineName
+    sections: dict[str, pa.Table]
+    seconds: float
+    sync: SyncResult | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "report": self.name,
+            "period": self.period.as_dict() if self.period else None,
+            "engine": self.engine,
+            "sections": {
+                name: {"columns": table.column_names, "rows": table.to_pylist()}
+                for name, table in self.sections.items()
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to reach the engine: Spark's master and Parquet folder, the query limits."""
+
+    spark_master: str = "local[2]"
+    parquet_dir: Path | None = None
+    spark_session: Any = None
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+
+def sync_analytics(ws: Workspace, *, full: bool = False) -> SyncResult:
+    """Bring the DuckDB copy up to date (incrementally unless `full`)."""
+    engine = DuckDBEngine(ws.settings.analytics_path)
+    try:
+        return sync_copy(ws.db, engine.connection(), now=ws.clock.now(), full=full)
+    finally:
+        engine.close()
+
+
+def export(
+    ws: Workspace, out_dir: Path, *, fmt: ExportFormat = "parquet", limits: Limits = DEFAULT_LIMITS
+) -> tuple[SyncResult, list[ExportedFile]]:
+    """Sync, then write the dbt-style tables to `out_dir`."""
+    engine = DuckDBEngine(ws.settings.analytics_path)
+    try:
+        synced = sync_copy(ws.db, engine.connection(), now=ws.clock.now())
+        return synced, export_tables(engine, unbound(), out_dir, fmt, limits=limits)
+    finally:
+        engine.close()
+
+
+@contextmanager
+def open_engine(
+    ws: Workspace, name: EngineName, options: EngineOptions
+) -> Iterator[tuple[Engine, SyncResult | None]]:
+    """The engine `name`, ready to query (DuckDB synced first), closed afterwards."""
+    if name == "duckdb":
+        duck = DuckDBEngine(ws.settings.analytics_path)
+        try:
+            synced = sync_copy(ws.db, duck.connection(), now=ws.clock.now())
+            yield duck, synced
+        finally:
+            duck.close()
+    elif name == "postgres":
+        from smarketing.analytics.engines.postgres_engine import PostgresEngine
+
+        yield PostgresEngine(ws.db.engine), None
+    elif name == "spark":
+        from smarketing.analytics.engines.spark_engine import SparkEngine, spark_session
+
+        synced = None
+        folder = options.parquet_dir
+        if folder is None:
+            folder = ws.settings.workspace / SPARK_EXPORT_DIRNAME
+            synced, _ = export(ws, folder, fmt="parquet", limits=options.limits)
+        session = options.spark_session or spark_session(options.spark_master)
+        yield SparkEngine(session, folder), synced
+    else:
+        raise UsageError(f"unknown engine {name!r}", hint="use duckdb, postgres or spark")
+
+
+def run_report(
+    ws: Workspace,
+    name: str,
+    *,
+    period: str | None = None,
+    engine: EngineName = "duckdb",
+    options: EngineOptions | None = None,
+) -> ReportResult:
+    """Build report `name` for `period` and run it on `engine`."""
+    report = get_report(name)
+    options = options or EngineOptions()
+    today = ws.clock.now().date()
+    parsed = parse_period(period, today=today)
+    ctx = ReportContext(period=parsed, playbook=ws.playbook.playbook, tables=unbound())
+    sections = report.build(ctx)  # before connecting: a bad request fails fast
+    started = time.perf_counter()
+    with open_engine(ws, engine, options) as (eng, synced):
+        results = {key: execute(eng, expr, limits=options.limits) for key, expr in sections.items()}
+    if report.finish is not None:
+        results = report.finish(ctx, results)
+    return ReportResult(
+        name=name,
+        period=parsed if report.uses_period else None,
+        engine=engine,
+        sections=results,
+        seconds=time.perf_counter() - started,
+        sync=synced,
+    )
