@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from smarketing.api.app import create_app
 from smarketing.domain.stages import Role
 from smarketing.services import admin
-from smarketing.services.tracking import replay_failed
+from smarketing.services.replay import replay_failed
 from smarketing.services.workspace import Workspace
 from smarketing.settings import load_settings
 from smarketing.store.tables import events, failed_events, people, person_merges, touchpoints

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from smarketing.cli.options import DEFAULT_WORKSPACE, WorkspaceOption, workspace_for
-from smarketing.services.tracking import replay_failed
+from smarketing.services.replay import replay_failed
 
 app = typer.Typer(help="Tracked events: replay the ones that failed.", no_args_is_help=True)
 

@@ -21,11 +21,19 @@ from smarketing.domain.identity import company_domain_of, normalize_email
 from smarketing.domain.model import Source
 from smarketing.domain.stages import Stage
 from smarketing.errors import AuthenticationError, SmarketingError
-from smarketing.ingest.identity_plan import EventKeys, IdentityPlan, plan_identities
-from smarketing.ingest.segment import CallType, SegmentEvent, parse_event
+from smarketing.ingest.identity_plan import IdentityPlan, plan_identities
+from smarketing.ingest.segment import CallType, parse_event
 from smarketing.ingest.touches import TouchDraft, draft_touch
 from smarketing.services import mql, scoring, webhooks
 from smarketing.services.lifecycle import Change
+from smarketing.services.tracking_rows import (
+    Parsed,
+    event_keys,
+    event_row,
+    str_or_none,
+    touch_row,
+    website_domain,
+)
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity, tracking, users
 from smarketing.store.database import retryable
@@ -57,14 +65,6 @@ class BatchResult:
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)
-
-
-@dataclass
-class _Parsed:
-    index: int
-    event: SegmentEvent
-    raw: Mapping[str, Any]
-    email: str | None
 
 
 class Tracker:
@@ -120,7 +120,7 @@ class Tracker:
         when replaying them), valid ones are kept."""
         max_bytes = self.ws.settings.max_event_bytes
         results: dict[int, EventResult] = {}
-        parsed: list[_Parsed] = []
+        parsed: list[Parsed] = []
         failed: list[dict[str, Any]] = []
         seen: set[str] = set()
         for index, item in enumerate(items):
@@ -149,13 +149,13 @@ class Tracker:
                         "payload": raw_text,
                     }
                 )
-                results[index] = EventResult(index, _str_or_none(message_id), "failed", reason)
+                results[index] = EventResult(index, str_or_none(message_id), "failed", reason)
                 continue
             if event.message_id in seen:
                 results[index] = EventResult(index, event.message_id, "duplicate")
                 continue
             seen.add(event.message_id)
-            parsed.append(_Parsed(index, event, item, email))
+            parsed.append(Parsed(index, event, item, email))
         playbook, version_id = self._playbook()
         for attempt in range(1, RETRIES + 1):
             new_content: dict[str, int] = {}
@@ -164,7 +164,7 @@ class Tracker:
                     if keep_failed:
                         tracking.insert_failed(conn, failed)
                     new_ids = tracking.insert_new_events(
-                        conn, source.id, [_event_row(p) for p in parsed]
+                        conn, source.id, [event_row(p) for p in parsed]
                     )
                     fresh = [p for p in parsed if p.event.message_id in new_ids]
                     for p in parsed:
@@ -184,7 +184,7 @@ class Tracker:
     def _apply(
         self,
         conn: Connection,
-        fresh: list[_Parsed],
+        fresh: list[Parsed],
         event_ids: dict[str, int],
         playbook: Any,
         version_id: int,
@@ -194,7 +194,7 @@ class Tracker:
         """Resolve, store touchpoints, promote MQLs; content ids made here go to
         `new_content` (cached by the caller once the transaction commits)."""
         fresh.sort(key=lambda p: p.event.timestamp)
-        keyed = [_event_keys(p) for p in fresh]
+        keyed = [event_keys(p) for p in fresh]
         plan = plan_identities(
             keyed, identity.owners(conn, {k for ev in keyed for k in (*ev.claims, *ev.lookups)})
         )
@@ -203,7 +203,7 @@ class Tracker:
         self._update_people(conn, fresh, person_of_event, version_id, now)
         overrides = playbook.channels.domain_overrides()
         own = playbook.channels.own_domains
-        rows: list[tuple[_Parsed, int | None, TouchDraft]] = []
+        rows: list[tuple[Parsed, int | None, TouchDraft]] = []
         for p, planned in zip(fresh, person_of_event, strict=True):
             person = planned
             draft = draft_touch(
@@ -229,7 +229,7 @@ class Tracker:
     def _store_touches(
         self,
         conn: Connection,
-        rows: list[tuple[_Parsed, int | None, TouchDraft]],
+        rows: list[tuple[Parsed, int | None, TouchDraft]],
         event_ids: dict[str, int],
         now: datetime,
         new_content: dict[str, int],
@@ -244,7 +244,7 @@ class Tracker:
         content = self._content_ids(conn, wanted, now, new_content)
         state = identity.people_state(conn, {pid for _, pid, _ in rows if pid})
         touch_rows = [
-            _touch_row(
+            touch_row(
                 p,
                 pid,
                 state[pid].account_id if pid else None,
@@ -261,7 +261,7 @@ class Tracker:
         self,
         conn: Connection,
         plan: IdentityPlan,
-        fresh: list[_Parsed],
+        fresh: list[Parsed],
         version_id: int,
         now: datetime,
     ) -> Any:
@@ -305,7 +305,7 @@ class Tracker:
     def _update_people(
         self,
         conn: Connection,
-        fresh: list[_Parsed],
+        fresh: list[Parsed],
         persons: list[int | None],
         version_id: int,
         now: datetime,
@@ -394,10 +394,10 @@ class Tracker:
                     conn,
                     now=now,
                     group_id=group_id,
-                    name=_str_or_none(traits.get("name")),
-                    industry=_str_or_none(traits.get("industry")),
+                    name=str_or_none(traits.get("name")),
+                    industry=str_or_none(traits.get("industry")),
                     employees=int(employees) if isinstance(employees, int | float) else None,
-                    domain=_domain_of(traits.get("website")),
+                    domain=website_domain(traits.get("website")),
                 )
         wanted = {
             p: d for p, d in domain_of.items() if p not in group_of and state[p].account_id is None
@@ -448,116 +448,3 @@ def _merge(
         },
         now,
     )
-
-
-def _str_or_none(value: Any) -> str | None:
-    return str(value) if isinstance(value, str | int) and value != "" else None
-
-
-def _domain_of(value: Any) -> str | None:
-    from smarketing.domain.identity import normalize_domain
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return normalize_domain(value)
-    except SmarketingError:
-        return None
-
-
-def _event_keys(p: _Parsed) -> EventKeys:
-    event = p.event
-    claims: list[tuple[str, str]] = []
-    if event.anonymous_id:
-        claims.append(("anonymous_id", event.anonymous_id))
-    if event.user_id:
-        claims.append(("user_id", event.user_id))
-    if p.email:
-        claims.append(("email", p.email))
-    lookups: list[tuple[str, str]] = []
-    if event.type is CallType.ALIAS and event.previous_id:
-        # previousId was a user id or an anonymous id: find either, claim it as a user id.
-        claims.append(("user_id", event.previous_id))
-        lookups.append(("anonymous_id", event.previous_id))
-    return EventKeys(
-        claims=tuple(claims), lookups=tuple(lookups), known=bool(event.user_id or p.email)
-    )
-
-
-def _event_row(p: _Parsed) -> dict[str, Any]:
-    e = p.event
-    return {
-        "message_id": e.message_id,
-        "type": e.type.value,
-        "event": e.event,
-        "user_id": e.user_id,
-        "anonymous_id": e.anonymous_id,
-        "timestamp": e.timestamp,
-        "original_timestamp": e.original_timestamp,
-        "sent_at": e.sent_at,
-        "received_at": e.received_at,
-        "payload": dict(p.raw),
-    }
-
-
-def _touch_row(
-    p: _Parsed,
-    person: int | None,
-    account: int | None,
-    d: TouchDraft,
-    event_id: int,
-    content: dict[str, int],
-) -> dict[str, Any]:
-    return {
-        "person_id": person,
-        "anonymous_id": p.event.anonymous_id,
-        "account_id": account,
-        "event_id": event_id,
-        "occurred_at": d.occurred_at,
-        "kind": d.kind.value,
-        "name": d.name,
-        "channel": d.channel,
-        "ruleset_version": d.ruleset_version,
-        "source": d.source,
-        "medium": d.medium,
-        "campaign": d.campaign,
-        "campaign_id": None,
-        "content_id": content.get(d.content_key) if d.content_key else None,
-        "team": d.team.value,
-        "url": d.url,
-        "referrer": d.referrer,
-        "properties": dict(p.event.properties) or None,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    replayed: int
-    still_failing: int
-    reasons: list[str]
-
-
-def replay_failed(ws: Workspace, *, limit: int = 10_000) -> ReplayResult:
-    """Retry failed events (after a fix); those that pass are stored and marked replayed,
-    the others stay with their (possibly new) reason."""
-    tracker = Tracker(ws)
-    with ws.db.read() as conn:
-        rows = tracking.failed_to_replay(conn, limit)
-    replayed, failing, reasons = 0, 0, []
-    for row in rows:
-        try:
-            payload = json.loads(row.payload)
-        except json.JSONDecodeError:
-            payload = row.payload
-        source = Source(id=row.source_id, name="", created_at=row.received_at)
-        result = tracker.ingest(source, [payload], received_at=row.received_at, keep_failed=False)
-        (only,) = result.results
-        with ws.db.begin() as conn:
-            if only.status == "failed":
-                failing += 1
-                reasons.append(f"failed event {row.id}: {only.error}")
-                tracking.update_failed_reason(conn, row.id, only.error or "invalid event")
-            else:
-                replayed += 1
-                tracking.mark_replayed(conn, [row.id], ws.clock.now())
-    return ReplayResult(replayed, failing, reasons)

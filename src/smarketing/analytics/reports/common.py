@@ -96,10 +96,13 @@ def first_touches(t: Tables) -> ir.Table:
     Earliest `occurred_at`, then the lowest id: a minimum, a join back and a minimum id (hash
     aggregates; a row_number window sorts every touch and is several times slower)."""
     touches = t.touchpoints
-    tp = touches.filter(touches.person_id.notnull())
-    first_at = tp.group_by(fa_person=tp.person_id).agg(fa_at=tp.occurred_at.min())
-    at_first = tp.join(
-        first_at, (tp.person_id == first_at.fa_person) & (tp.occurred_at == first_at.fa_at)
+    known = touches.filter(touches.person_id.notnull())
+    first_at = known.group_by(fa_person=known.person_id).agg(fa_at=known.occurred_at.min())
+    # join back to the unfiltered table: a second reference to `known` would become a CTE
+    # that DuckDB materialises (every touch copied once more)
+    at_first = touches.join(
+        first_at,
+        (touches.person_id == first_at.fa_person) & (touches.occurred_at == first_at.fa_at),
     )
     first_id = at_first.group_by(fi_person=at_first.person_id).agg(fi_id=at_first.id.min())
     first = first_id.join(touches, first_id.fi_id == touches.id)
