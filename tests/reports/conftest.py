@@ -64,4 +64,3 @@ def spark() -> Iterator[Any]:
     session = spark_session("local[2]", app_name="smarketing-tests")
     yield session
     session.stop()
-

@@ -53,6 +53,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from smarketing.analytics.engines.errors import EngineError
 from smarketing.analytics.tables import MONEY, SPECS, Sync, TableSpec
 from smarketing.store.database import Database
 
@@ -212,9 +213,11 @@ class _SqliteSource:
 
     def stage(self, con: duckdb.DuckDBPyConnection, name: str, spec: TableSpec, where: str) -> None:
         child = None
-        if where == FULL_COPY and _adbc_available() and self.count(
-            f"SELECT coalesce(max(id), 0) FROM {_q(spec.name)}"
-        ) >= CHILD_MIN_ROWS:
+        if (
+            where == FULL_COPY
+            and _adbc_available()
+            and self.count(f"SELECT coalesce(max(id), 0) FROM {_q(spec.name)}") >= CHILD_MIN_ROWS
+        ):
             child = _AdbcChild(self.path, spec)
         # a fresh name per stream: inside a transaction DuckDB may keep an old registration
         wire = f"_wire_{next(_WIRES)}"
@@ -273,8 +276,10 @@ class _AdbcChild:
         _, err = self.process.communicate()
         if self.process.returncode:
             message = err.decode(errors="replace").strip().splitlines()
-            raise RuntimeError(
-                f"copying {self.spec.name} failed: {message[-1] if message else 'no output'}"
+            raise EngineError(
+                f"copying {self.spec.name} failed: {message[-1] if message else 'no output'}",
+                hint="run `smarketing sync --full` again; uninstall adbc-driver-sqlite to "
+                "copy without it",
             )
 
 
