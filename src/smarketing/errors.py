@@ -121,3 +121,27 @@ class ImportFileError(UsageError):
     """A whole import file is unusable (encoding, missing columns); row errors go to a CSV."""
 
     title = "Import file cannot be read"
+
+
+class EngineError(SmarketingError):
+    """A query failed on an analytics engine (the message names the engine and the cause)."""
+
+    http_status = 500
+    exit_code = 1
+    title = "Analytics query failed"
+
+
+class QueryTimeoutError(EngineError):
+    http_status = 504
+    title = "Analytics query timed out"
+
+
+class RowLimitError(EngineError):
+    http_status = 413
+    title = "Analytics result too large"
+
+
+class EngineUnavailableError(DatabaseUnavailableError):
+    """The engine cannot be used here: not installed, no data, or its file is locked."""
+
+    title = "Analytics engine unavailable"
