@@ -7,8 +7,9 @@ reports also need (`dim_users`, `dim_campaigns`, `dim_content_items`, `fct_hando
 so Spark (`--engine spark`) or any warehouse can run the same reports on the files.
 
 Other modules add tables with `register_export(name, builder)`: the builder gets an
-`ExportContext` and returns an Ibis expression over the analytics tables or an Arrow table
-(e.g. `fct_attribution_credits`, computed in numpy).
+`ExportContext` and returns an Ibis expression over the analytics tables, an Arrow table, or an
+`ExportStream` of record batches written one after the other (`fct_attribution_credits`,
+computed in numpy one conversion kind at a time, see `analytics.credits_export`).
 
 CSV cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
 or a carriage return) are prefixed with `'`.
@@ -16,8 +17,8 @@ or a carriage return) are prefixed with `'`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,7 @@ from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.engines.spark_engine import EXPORT_NAMES
 from smarketing.analytics.reports.common import SIDE_COLUMNS, STAGE_COLUMNS, journeys
 from smarketing.analytics.tables import SPECS, Tables
+from smarketing.playbook.schema import Attribution
 
 ExportFormat = Literal["parquet", "csv"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,9 +44,23 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class ExportContext:
     tables: Tables
     run: Callable[[ir.Table], pa.Table]
+    """Run an expression through the engine gate (time limit and row cap)."""
+    fetch: Callable[[ir.Table], pa.Table]
+    """Run an expression with the time limit but no row cap (a builder reading in chunks)."""
+    attribution: Attribution = field(default_factory=Attribution)
+    """The playbook's attribution settings (lookback, per person or account, weights)."""
 
 
-ExportBuilder = Callable[[ExportContext], "ir.Table | pa.Table"]
+@dataclass(frozen=True, slots=True)
+class ExportStream:
+    """A table written batch by batch, so it never has to be whole in memory."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+
+
+ExportBuilder = Callable[[ExportContext], "ir.Table | pa.Table | ExportStream"]
+UNCAPPED_ROWS = 10**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +146,18 @@ def export_tables(
     *,
     limits: Limits,
     only: tuple[str, ...] | None = None,
+    attribution: Attribution | None = None,
 ) -> list[ExportedFile]:
     """Write every registered export table (or `only` those) to `out_dir`."""
+    _load_builtins()
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ExportContext(
-        tables=tables, run=lambda expr: execute(engine, expr, limits=Limits(limits.timeout_seconds))
+        tables=tables,
+        run=lambda expr: execute(engine, expr, limits=Limits(limits.timeout_seconds)),
+        fetch=lambda expr: execute(
+            engine, expr, limits=Limits(limits.timeout_seconds, UNCAPPED_ROWS)
+        ),
+        attribution=attribution or Attribution(),
     )
     written: list[ExportedFile] = []
     for name, builder in EXPORTS.items():
@@ -143,13 +166,32 @@ def export_tables(
         path = out_dir / f"{name}.{fmt}"
         built = builder(ctx)
         if isinstance(built, pa.Table):
-            if fmt == "parquet":
-                pq.write_table(built, path)
-            else:
-                pacsv.write_csv(neutralise_arrow(built), path)
-            written.append(ExportedFile(name, path, built.num_rows))
+            built = ExportStream(schema=built.schema, batches=iter(built.to_batches()))
+        if isinstance(built, ExportStream):
+            written.append(ExportedFile(name, path, _write_stream(built, path, fmt)))
             continue
         expr = built if fmt == "parquet" else neutralise(built)
         rows = engine.run_statement(_copy_sql(to_sql(expr, "duckdb"), path, fmt), limits=limits)
         written.append(ExportedFile(name, path, rows))
     return written
+
+
+def _write_stream(stream: ExportStream, path: Path, fmt: ExportFormat) -> int:
+    rows = 0
+    if fmt == "parquet":
+        with pq.ParquetWriter(path, stream.schema, compression="zstd") as writer:
+            for batch in stream.batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return rows
+    with pacsv.CSVWriter(path, stream.schema) as csv_writer:
+        for batch in stream.batches:
+            safe = neutralise_arrow(pa.Table.from_batches([batch], schema=stream.schema))
+            csv_writer.write_table(safe)
+            rows += batch.num_rows
+    return rows
+
+
+def _load_builtins() -> None:
+    # Importing a module that registers an export table adds it (once).
+    from smarketing.analytics import credits_export  # noqa: F401

@@ -10,6 +10,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from smarketing import __version__
 from smarketing.api import (
+    routes_attribution,
     routes_meta,
     routes_people,
     routes_reports,
@@ -32,6 +33,7 @@ ROUTERS = (
     routes_scores.router,
     routes_tracking.router,
     routes_reports.router,
+    routes_attribution.router,
 )
 
 

@@ -66,11 +66,22 @@ def get_report_rows(
         str | None, Query(description="2026-Q4, 2026-11, 2026 or last-90-days.")
     ] = None,
     engine: Literal["duckdb", "postgres"] = "duckdb",
+    ci: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            lt=1,
+            description="attribution: bootstrap intervals at this confidence level (e.g. 0.95).",
+        ),
+    ] = None,
 ) -> ReportPublic:
     """A report's sections as JSON rows (money as numbers, times in ISO 8601 UTC)."""
+    from smarketing.analytics.reports.registry import ReportOptions
     from smarketing.services import reports
 
-    result = reports.run_report(ws, name, period=period, engine=engine)
+    result = reports.run_report(
+        ws, name, period=period, engine=engine, report_options=ReportOptions(ci=ci)
+    )
     body = result.as_json()
     for section in body["sections"].values():
         section["rows"] = [{k: _plain(v) for k, v in row.items()} for row in section["rows"]]

@@ -23,11 +23,13 @@ from smarketing.errors import UsageError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from smarketing.services.reports import ReportResult
+    from smarketing.analytics.engines.base import EngineName
+    from smarketing.services.reports import EngineOptions, ReportResult
+    from smarketing.services.workspace import Workspace
 
 REPORTS_HELP = (
-    "Report: funnel, velocity, sources, rejections, sla, goals, content, retention, impact "
-    "(and any a plugin registers)."
+    "Report: funnel, velocity, sources, rejections, sla, goals, content, retention, impact, "
+    "attribution (and any a plugin registers)."
 )
 
 
@@ -76,17 +78,42 @@ def report(
         Path | None,
         typer.Option(help="Spark: read this export folder instead of exporting afresh."),
     ] = None,
+    ci: Annotated[
+        float | None,
+        typer.Option(
+            help="attribution: add bootstrap intervals at this confidence level (e.g. 0.95)."
+        ),
+    ] = None,
+    deal: Annotated[
+        int | None,
+        typer.Option(
+            help="attribution: who got what credit for this deal, touch by touch, every model "
+            "(--period picks the population Markov and Shapley are fitted on; default: the "
+            "quarter the deal closed in)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a closed-loop report (funnel, velocity, sources, sla, goals, ...)."""
+    """Run a closed-loop report (funnel, velocity, sources, sla, goals, attribution, ...)."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from smarketing.analytics.export import neutralise_arrow
+    from smarketing.analytics.reports.registry import ReportOptions
     from smarketing.services import reports
 
     options = reports.EngineOptions(spark_master=spark_master, parquet_dir=parquet_dir)
     with workspace_for(workspace) as ws:
-        result = reports.run_report(ws, name, period=period, engine=engine.value, options=options)
+        if deal is not None:
+            result = _deal_report(ws, name, deal, period, engine.value, options, ci)
+        else:
+            result = reports.run_report(
+                ws,
+                name,
+                period=period,
+                engine=engine.value,
+                options=options,
+                report_options=ReportOptions(ci=ci),
+            )
     if fmt is OutputFormat.PARQUET and out is None:
         raise UsageError("parquet needs a file", hint="add --out FILE.parquet")
     if fmt in (OutputFormat.CSV, OutputFormat.PARQUET):
@@ -103,6 +130,41 @@ def report(
         _emit(json.dumps(result.as_json(), indent=2, default=_json_default) + "\n", out)
         return
     _emit(render(result), out)
+
+
+def _deal_report(
+    ws: Workspace,
+    name: str,
+    deal_id: int,
+    period: str | None,
+    engine: EngineName,
+    options: EngineOptions,
+    ci: float | None,
+) -> ReportResult:
+    """`report attribution --deal ID`: the deal's breakdown as report sections."""
+    import time
+
+    from smarketing.services.attribution import deal_attribution
+    from smarketing.services.reports import ReportResult
+
+    if name != "attribution":
+        raise UsageError(f"--deal is for the attribution report, not {name}")
+    if ci is not None:
+        raise UsageError(
+            "--ci applies to the attribution report's totals, not to one deal's breakdown",
+            hint="drop --ci, or drop --deal",
+        )
+    started = time.perf_counter()
+    credit = deal_attribution(ws, deal_id, period=period, engine=engine, options=options)
+    for note in credit.notes:
+        typer.echo(f"note: {note}", err=True)
+    return ReportResult(
+        name=f"attribution of deal {deal_id}",
+        period=credit.basis.period,
+        engine=engine,
+        sections=credit.sections(),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _section(result: ReportResult, name: str | None) -> pa.Table:
@@ -175,8 +237,8 @@ def export(
         ExportChoice.PARQUET
     ),
 ) -> None:
-    """Export dim_people, dim_accounts, fct_touchpoints, fct_transitions, fct_deals (and the
-    tables reports need) as Parquet or CSV."""
+    """Export dim_people, dim_accounts, fct_touchpoints, fct_transitions, fct_deals,
+    fct_attribution_credits (and the tables reports need) as Parquet or CSV."""
     from smarketing.services import reports
 
     with workspace_for(workspace) as ws:

@@ -57,6 +57,20 @@ def _deal_visible(ws: Workspace, c: Change, actor: Actor, deal_id: int) -> Deal:
     return deal
 
 
+def get_deal(ws: Workspace, actor: Actor, deal_id: int) -> Deal:
+    """A deal `actor` may read: sales reps their own and their team's; marketing, viewers and
+    admins every deal (closed-loop reporting is shared; only sales changes deals)."""
+    with ws.db.read() as conn:
+        deal = store.get(conn, deal_id)
+        team = team_of(conn, actor)
+    if deal is None or (team is not None and deal.owner_id not in team):
+        raise NotFoundError(
+            f"no deal {deal_id}",
+            hint="deal ids are in the fct_deals table of `smarketing export`",
+        )
+    return deal
+
+
 def create_deal(
     ws: Workspace,
     actor: Actor,

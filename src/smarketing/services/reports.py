@@ -18,15 +18,17 @@ import pyarrow as pa
 
 from smarketing.analytics.engines.base import DEFAULT_LIMITS, Engine, EngineName, Limits, execute
 from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
+from smarketing.analytics.engines.spark_engine import EXPORT_NAMES
 from smarketing.analytics.export import ExportedFile, ExportFormat, export_tables
 from smarketing.analytics.reports.period import Period, parse_period
-from smarketing.analytics.reports.registry import ReportContext, get_report
+from smarketing.analytics.reports.registry import ReportContext, ReportOptions, get_report
 from smarketing.analytics.sync import SyncResult, sync_copy
 from smarketing.analytics.tables import unbound
 from smarketing.errors import UsageError
 from smarketing.services.workspace import Workspace
 
 SPARK_EXPORT_DIRNAME = "analytics-parquet"
+SPARK_TABLES = tuple(EXPORT_NAMES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,27 @@ def sync_analytics(ws: Workspace, *, full: bool = False) -> SyncResult:
 
 
 def export(
-    ws: Workspace, out_dir: Path, *, fmt: ExportFormat = "parquet", limits: Limits = DEFAULT_LIMITS
+    ws: Workspace,
+    out_dir: Path,
+    *,
+    fmt: ExportFormat = "parquet",
+    limits: Limits = DEFAULT_LIMITS,
+    only: tuple[str, ...] | None = None,
 ) -> tuple[SyncResult, list[ExportedFile]]:
-    """Sync, then write the dbt-style tables to `out_dir`."""
+    """Sync, then write the dbt-style tables (or `only` those) to `out_dir`."""
     engine = DuckDBEngine(ws.settings.analytics_path)
     try:
         synced = sync_copy(ws.db, engine.connection(), now=ws.clock.now())
-        return synced, export_tables(engine, unbound(), out_dir, fmt, limits=limits)
+        written = export_tables(
+            engine,
+            unbound(),
+            out_dir,
+            fmt,
+            limits=limits,
+            only=only,
+            attribution=ws.playbook.playbook.attribution,
+        )
+        return synced, written
     finally:
         engine.close()
 
@@ -104,7 +120,10 @@ def open_engine(
         folder = options.parquet_dir
         if folder is None:
             folder = ws.settings.workspace / SPARK_EXPORT_DIRNAME
-            synced, _ = export(ws, folder, fmt="parquet", limits=options.limits)
+            # the analytics tables only: Spark reads no derived table such as the credits
+            synced, _ = export(
+                ws, folder, fmt="parquet", limits=options.limits, only=SPARK_TABLES
+            )
         session = options.spark_session or spark_session(options.spark_master)
         yield SparkEngine(session, folder), synced
     else:
@@ -118,13 +137,19 @@ def run_report(
     period: str | None = None,
     engine: EngineName = "duckdb",
     options: EngineOptions | None = None,
+    report_options: ReportOptions | None = None,
 ) -> ReportResult:
-    """Build report `name` for `period` and run it on `engine`."""
+    """Build report `name` for `period` and run it on `engine` (`report_options`: e.g. the
+    attribution report's confidence level)."""
     report = get_report(name)
+    report_options = report_options or ReportOptions()
+    report.check(report_options)
     options = options or EngineOptions()
     today = ws.clock.now().date()
     parsed = parse_period(period, today=today)
-    ctx = ReportContext(period=parsed, playbook=ws.playbook.playbook, tables=unbound())
+    ctx = ReportContext(
+        period=parsed, playbook=ws.playbook.playbook, tables=unbound(), options=report_options
+    )
     sections = report.build(ctx)  # before connecting: a bad request fails fast
     started = time.perf_counter()
     with open_engine(ws, engine, options) as (eng, synced):

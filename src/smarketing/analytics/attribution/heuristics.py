@@ -21,7 +21,11 @@ Rules, for a path of n touches at positions 0 .. n-1:
   creation, opportunity creation; full_path = those plus closed-won. Without stage-index
   columns the milestones are spread evenly over the path: milestone j of m sits at position
   floor(j * (n - 1) / (m - 1)); so w_shaped takes first, middle, last, and a two-touch journey
-  counts its first touch as lead creation.
+  counts its first touch as lead creation. A stage index of ABSENT_STAGE (`-1` in a paths
+  file) means the journey has no touch for that milestone (the lead was created before the
+  lookback window, the opportunity is not reached yet): the milestone takes nothing and the
+  others are rescaled. In the product, the indexes come from the stored transitions (see
+  `touch_paths`).
 - custom: the path is cut into as many equal buckets as there are weights; touch i belongs to
   bucket floor((i + 0.5) * m / n); each bucket's weight is split over its touches and weights
   of empty buckets are dropped (the rest rescaled).

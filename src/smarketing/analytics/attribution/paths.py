@@ -43,6 +43,10 @@ from smarketing.analytics.attribution.touch_times import parse_touch_days
 from smarketing.errors import UsageError, ValidationFailed
 
 NO_STAGE_INDEX = -1
+"""Stage index: not given, the milestone sits at its default position."""
+ABSENT_STAGE = -2
+"""Stage index: the journey has no touch for this milestone; its weight goes to the others.
+Written as `-1` in a paths file."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -424,7 +428,8 @@ def _re2_literal(text: str) -> str:
 def _stage_index(
     values: pa.Array, lengths: IntArray, row_numbers: IntArray, *, column: str
 ) -> IntArray:
-    """0-based touch indexes; missing values become NO_STAGE_INDEX (use the default position)."""
+    """0-based touch indexes; missing values become NO_STAGE_INDEX (use the default position),
+    `-1` becomes ABSENT_STAGE (the milestone is not on the path)."""
     try:
         raw, known = float_values(values)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -432,12 +437,14 @@ def _stage_index(
             f"column {column!r} must hold touch indexes (0 = first touch), found {values.type}"
         ) from None
     known = known & ~np.isnan(raw)
-    bad = known & (lengths > 0) & ((raw < 0) | (raw != np.floor(raw)) | (raw >= lengths))
+    bad = known & (lengths > 0) & ((raw < -1) | (raw != np.floor(raw)) | (raw >= lengths))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValidationFailed(
             f"row {int(row_numbers[row]) + 1}: {column!r} is {float(raw[row]):g} but the path has "
             f"{int(lengths[row])} touches",
-            hint="use a 0-based touch index smaller than the number of touches, or leave it empty",
+            hint="use a 0-based touch index smaller than the number of touches, -1 when the "
+            "milestone is not on the path, or leave it empty",
         )
-    return np.where(known, raw, NO_STAGE_INDEX).astype(np.int64)
+    index = np.where(known, raw, NO_STAGE_INDEX).astype(np.int64)
+    return np.where(known & (raw == -1), ABSENT_STAGE, index)

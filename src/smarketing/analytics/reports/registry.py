@@ -17,17 +17,30 @@ import pyarrow as pa
 
 from smarketing.analytics.reports.period import Period
 from smarketing.analytics.tables import Tables
-from smarketing.errors import NotFoundError
+from smarketing.errors import NotFoundError, UsageError
 from smarketing.playbook.schema import Playbook
 
 
 @dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Options some reports take (a report lists the ones it accepts in `ReportDef.options`)."""
+
+    ci: float | None = None
+    """Attribution: confidence level of the bootstrap intervals (e.g. 0.95); None: none."""
+
+    def given(self) -> list[str]:
+        return [name for name in ("ci",) if getattr(self, name) is not None]
+
+
+@dataclass(frozen=True, slots=True)
 class ReportContext:
-    """What a builder may read: the period, the playbook in force, the unbound tables."""
+    """What a builder may read: the period, the playbook in force, the unbound tables, and
+    the options of this run."""
 
     period: Period
     playbook: Playbook
     tables: Tables
+    options: ReportOptions = field(default_factory=ReportOptions)
 
     @property
     def today(self) -> date:
@@ -46,6 +59,17 @@ class ReportDef:
     finish: Finish | None = None
     uses_period: bool = True
     columns_help: dict[str, str] = field(default_factory=dict)
+    options: frozenset[str] = frozenset()
+    """The `ReportOptions` fields this report reads; others are refused."""
+
+    def check(self, options: ReportOptions) -> None:
+        """Refuse options this report does not read (a typo should not pass unnoticed)."""
+        unknown = [name for name in options.given() if name not in self.options]
+        if unknown:
+            raise UsageError(
+                f"report {self.name} takes no {', '.join(unknown)} option",
+                hint="--ci is for the attribution report",
+            )
 
 
 REPORTS: dict[str, ReportDef] = {}
