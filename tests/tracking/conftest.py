@@ -15,12 +15,25 @@ import uvicorn
 from smarketing.api.app import create_app
 from smarketing.services import admin
 from smarketing.services.workspace import Workspace
+from smarketing.store import tracking
 
 
 @dataclass(frozen=True)
 class LiveServer:
     url: str
     write_key: str
+    workspace: Workspace
+
+    def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait until the server has processed every event it accepted (queued mode)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.workspace.db.read() as conn:
+                if tracking.count_pending(conn) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"events still queued after {timeout_s} s")
+            time.sleep(0.02)
 
     @property
     def basic(self) -> dict[str, str]:
@@ -39,10 +52,16 @@ def write_key(workspace: Workspace) -> str:
     return admin.add_source(workspace, name="website").secret
 
 
-@pytest.fixture
-def live_server(workspace: Workspace, write_key: str) -> Iterator[LiveServer]:
+@pytest.fixture(params=["inline", "queued"])
+def live_server(
+    workspace: Workspace, write_key: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """`inline`: each request processes its events; `queued`: as `smarketing serve` runs,
+    requests only store them and the server's processor thread resolves them."""
     port = _free_port()
-    app = create_app(workspace.settings, clock=workspace.clock)
+    app = create_app(
+        workspace.settings, clock=workspace.clock, background_worker=request.param == "queued"
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -51,6 +70,6 @@ def live_server(workspace: Workspace, write_key: str) -> Iterator[LiveServer]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", write_key=write_key)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", write_key=write_key, workspace=workspace)
     server.should_exit = True
     thread.join(timeout=10)

@@ -80,6 +80,7 @@ def test_official_client_events_are_stored_exactly_once(
     client.flush()
     client.join()
     assert errors == []
+    live_server.settle()
     with workspace.db.read() as conn:
         stored = [r.message_id for r in conn.execute(select(events.c.message_id))]
         touches = conn.execute(select(touchpoints.c.channel, touchpoints.c.person_id)).all()

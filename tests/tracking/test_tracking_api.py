@@ -74,6 +74,7 @@ def test_retry_storm_stores_each_event_once(live_server: LiveServer, workspace: 
     for t in threads:
         t.join()
     assert statuses == [200] * 24
+    live_server.settle()
     assert count(workspace, events) == 67
     assert count(workspace, touchpoints) == 60
     assert count(workspace, people) == 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -21,7 +22,11 @@ from smarketing.api import (
 from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
-from smarketing.services.worker import start_background_worker
+from smarketing.services.worker import (
+    spawn_tracking_processor,
+    start_background_worker,
+    start_tracking_processor,
+)
 from smarketing.services.workspace import open_workspace
 from smarketing.settings import Settings
 from smarketing.web import routes as web_routes
@@ -45,22 +50,37 @@ class DemoBanner(BaseHTTPMiddleware):
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, background_worker: bool = False
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    background_worker: bool = False,
+    tracking_processor: Literal["inline", "thread", "process"] | None = None,
 ) -> FastAPI:
     """Build the app for one workspace. Opening fails fast (schema behind, no database).
 
     `background_worker` runs the worker's jobs (SLA checks, webhook delivery) in a thread of
-    this process: the embedded default of `smarketing serve`.
+    this process. `tracking_processor` says who resolves tracked events: `inline`, each
+    request before it answers (the default without a background worker); `thread`, a
+    processor thread of this process (the default with one); `process`, a processor child
+    process started and stopped with the app (`smarketing serve`), so the request path keeps
+    a core of its own.
     """
     workspace = open_workspace(settings, clock=clock)
+    processing = tracking_processor or ("thread" if background_worker else "inline")
+    tracker = Tracker(workspace, inline=processing == "inline")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = start_background_worker(workspace) if background_worker else None
+        threads = [start_background_worker(workspace)] if background_worker else []
+        if processing == "thread":
+            threads.append(start_tracking_processor(tracker))
+        child = spawn_tracking_processor(settings) if processing == "process" else None
         yield
-        if worker is not None:
-            thread, stop = worker
+        for _, stop in threads:
             stop.set()
+        if child is not None:
+            child.stop()
+        for thread, _ in threads:
             thread.join(timeout=10)
         workspace.close()
 
@@ -71,7 +91,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.workspace = workspace
-    app.state.tracker = Tracker(workspace)
+    app.state.tracker = tracker
     install_problem_handlers(app)
     if settings.is_demo:
         app.add_middleware(DemoBanner)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from smarketing.errors import PayloadTooLargeError, ValidationFailed
@@ -53,8 +53,8 @@ async def _body(request: Request, limit: int) -> Any:
         if len(data) > limit or inflater.unconsumed_tail:
             raise PayloadTooLargeError(f"decompressed body exceeds {limit:,} bytes")
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise ValidationFailed(
             f"body is not valid JSON: {exc}", hint="send one JSON object per request"
         ) from None
@@ -73,8 +73,8 @@ def _write_key(request: Request, body: Any) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _answer(result: BatchResult) -> JSONResponse:
-    return JSONResponse(
+def _answer(result: BatchResult) -> Response:
+    body = orjson.dumps(
         {
             "success": True,
             "stored": result.count("stored"),
@@ -91,9 +91,10 @@ def _answer(result: BatchResult) -> JSONResponse:
             ],
         }
     )
+    return Response(body, media_type="application/json")
 
 
-async def _single(request: Request, call: CallType) -> JSONResponse:
+async def _single(request: Request, call: CallType) -> Response:
     tracker = _tracker(request)
     body = await _body(request, tracker.ws.settings.max_event_bytes)
     source = tracker.source_for(_write_key(request, body))
@@ -111,7 +112,7 @@ async def _single(request: Request, call: CallType) -> JSONResponse:
 
 
 @router.post("/batch")
-async def batch(request: Request) -> JSONResponse:
+async def batch(request: Request) -> Response:
     """Many calls at once: `{"batch": [...], "context": {...}, "sentAt": "..."}`."""
     tracker = _tracker(request)
     settings = tracker.ws.settings
@@ -139,36 +140,36 @@ async def batch(request: Request) -> JSONResponse:
 
 
 @router.post("/track")
-async def track(request: Request) -> JSONResponse:
+async def track(request: Request) -> Response:
     """Record an action a person took (`event`, `properties`)."""
     return await _single(request, CallType.TRACK)
 
 
 @router.post("/identify")
-async def identify(request: Request) -> JSONResponse:
+async def identify(request: Request) -> Response:
     """Tie a person to their traits (`userId`, `traits.email`, ...)."""
     return await _single(request, CallType.IDENTIFY)
 
 
 @router.post("/page")
-async def page(request: Request) -> JSONResponse:
+async def page(request: Request) -> Response:
     """Record a page view (`properties.url`, `referrer`; UTMs in `context.campaign`)."""
     return await _single(request, CallType.PAGE)
 
 
 @router.post("/screen")
-async def screen(request: Request) -> JSONResponse:
+async def screen(request: Request) -> Response:
     """Record an app screen view."""
     return await _single(request, CallType.SCREEN)
 
 
 @router.post("/group")
-async def group(request: Request) -> JSONResponse:
+async def group(request: Request) -> Response:
     """Tie a person to an account (`groupId`, `traits`)."""
     return await _single(request, CallType.GROUP)
 
 
 @router.post("/alias")
-async def alias(request: Request) -> JSONResponse:
+async def alias(request: Request) -> Response:
     """Join a previous id to a user id (`previousId`, `userId`)."""
     return await _single(request, CallType.ALIAS)

@@ -58,11 +58,15 @@ def db_status(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
 
 
 def serve_app(settings: Settings, host: str, port: int, *, worker: bool = True) -> None:
+    """With `worker`, tracked events are resolved by a processor child process and the other
+    background jobs run in a thread; without, each request resolves its own events."""
     import uvicorn
 
     from smarketing.api.app import create_app
 
-    app = create_app(settings, background_worker=worker)
+    app = create_app(
+        settings, background_worker=worker, tracking_processor="process" if worker else "inline"
+    )
     typer.echo(f"smarketing serving {settings.workspace.resolve()} at http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -72,7 +76,11 @@ def serve(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     worker: Annotated[
-        bool, typer.Option(help="Run SLA checks and webhook delivery in this process.")
+        bool,
+        typer.Option(
+            help="Resolve tracked events in a processor process and run SLA checks and "
+            "webhook delivery here; --no-worker resolves events in each request instead."
+        ),
     ] = True,
 ) -> None:
     """Serve the REST API, the tracking API and the dashboard."""

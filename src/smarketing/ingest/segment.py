@@ -51,7 +51,9 @@ class SegmentEvent:
     def email(self) -> str | None:
         """An email from `traits`, `context.traits` or `properties` (in that order)."""
         for source in (self.traits, self.context.get("traits") or {}, self.properties):
-            value = source.get("email") if isinstance(source, Mapping) else None
+            value = (
+                source.get("email") if type(source) is dict or isinstance(source, Mapping) else None
+            )
             if isinstance(value, str) and value.strip():
                 return value
         return None

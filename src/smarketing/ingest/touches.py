@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from smarketing.domain.channels import ChannelOverride, TouchSignals, classify
+from smarketing.domain.channels import ChannelAssignment, ChannelOverride, TouchSignals, classify
 from smarketing.domain.model import ContentKind
 from smarketing.domain.stages import TouchTeam
 from smarketing.domain.touches import SALES_CHANNEL, TouchKind, team_of
@@ -90,6 +91,19 @@ def _kind(event: SegmentEvent) -> TouchKind:
     return kind
 
 
+@lru_cache(maxsize=32_768)
+def _classify(
+    signals: TouchSignals,
+    overrides: tuple[ChannelOverride, ...],
+    own_domains: tuple[str, ...],
+    overrides_version: str,
+) -> ChannelAssignment:
+    """`classify`, memoised: traffic repeats a few thousand combinations of signals."""
+    return classify(
+        signals, overrides, own_domains=own_domains, overrides_version=overrides_version
+    )
+
+
 def draft_touch(
     event: SegmentEvent,
     overrides: Sequence[ChannelOverride] = (),
@@ -125,9 +139,7 @@ def draft_touch(
             page_url=url,
             event_name=event.event,
         )
-        assigned = classify(
-            signals, overrides, own_domains=own_domains, overrides_version=overrides_version
-        )
+        assigned = _classify(signals, tuple(overrides), tuple(own_domains), overrides_version)
         channel, version = assigned.channel, assigned.ruleset_version
         source, medium = assigned.source, assigned.medium
     content_key = _str(props, "content_id")

@@ -1,54 +1,46 @@
 """Tracking: take Segment-spec calls in, store each once, resolve who they are, make touchpoints.
 
-One batch is one transaction: events (deduplicated by the UNIQUE (source, messageId)
-constraint), failed events with their reasons, people and identities, account links, and
-touchpoints commit together, and only then does the API answer 200.
+Two stages. **Accept**: a batch is validated and its events (deduplicated by the UNIQUE
+(source, messageId) constraint) and failed events (with their reasons) commit in one
+transaction; only then does the API answer 200. **Process**: the stored events, a durable
+queue (`events.processed_at IS NULL`), are resolved in chunks (people and identities, account
+links, touchpoints, scores, MQLs: `tracking_effects`), each chunk one transaction that also
+marks its events processed, so a crash between the stages loses nothing.
+
+With `inline=True` (a process without a background processor: tests, `serve --no-worker`,
+replays) both stages run in the request's one transaction.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection
+import orjson
 from sqlalchemy.exc import DBAPIError
 
 from smarketing.domain import credentials
-from smarketing.domain.identity import company_domain_of, normalize_email
+from smarketing.domain.identity import normalize_email
 from smarketing.domain.model import Source
-from smarketing.domain.stages import Stage
 from smarketing.errors import AuthenticationError, SmarketingError
-from smarketing.ingest.identity_plan import IdentityPlan, plan_identities
 from smarketing.ingest.segment import CallType, parse_event
-from smarketing.ingest.touches import TouchDraft, draft_touch
-from smarketing.services import mql, scoring, webhooks
-from smarketing.services.lifecycle import Change
-from smarketing.services.tracking_rows import (
-    Parsed,
-    event_keys,
-    event_row,
-    str_or_none,
-    touch_row,
-    website_domain,
-)
+from smarketing.playbook.schema import Playbook
+from smarketing.services.tracking_commit import GroupCommit
+from smarketing.services.tracking_effects import ContentCache, Effects
+from smarketing.services.tracking_rows import Parsed, event_row, str_or_none
 from smarketing.services.workspace import Workspace
-from smarketing.store import identity, tracking, users
+from smarketing.store import tracking, users
 from smarketing.store.database import retryable
+
+logger = logging.getLogger("smarketing.tracking")
 
 Status = Literal["stored", "duplicate", "failed"]
 RETRIES = 3
-PERSON_FIELDS = {
-    "firstName": "first_name",
-    "first_name": "first_name",
-    "lastName": "last_name",
-    "last_name": "last_name",
-    "title": "title",
-    "phone": "phone",
-    "country": "country",
-}
+DEFAULT_CHUNK_EVENTS = 1_000
+HANDOFF_LIMIT = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +60,20 @@ class BatchResult:
 
 
 class Tracker:
-    """The tracking use case for one workspace, with its small caches (sources, playbook)."""
+    """The tracking use case for one workspace, with its small caches (sources, playbook,
+    content ids)."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, *, inline: bool = True) -> None:
         self.ws = ws
+        self.inline = inline
         self._sources: dict[str, Source] = {}
         self._playbook_hash: str | None = None
         self._playbook_version_id: int | None = None
-        self._content: dict[str, int] = {}
+        self._content = ContentCache()
+        self._group = GroupCommit(ws.db)
+        # Events accepted here and not processed yet, parsed: the processor takes them from
+        # memory instead of parsing their payload again (bounded; the store is the truth).
+        self._handoff: dict[int, Parsed] = {}
 
     def source_for(self, write_key: str | None) -> Source:
         if not write_key:
@@ -95,7 +93,7 @@ class Tracker:
             self._sources[digest] = source
         return source
 
-    def _playbook(self) -> tuple[Any, int]:
+    def _playbook(self) -> tuple[Playbook, int]:
         loaded = self.ws.playbook
         if loaded.content_hash != self._playbook_hash:
             from smarketing.services.playbooks import register
@@ -117,334 +115,175 @@ class Tracker:
         keep_failed: bool = True,
     ) -> BatchResult:
         """Store a batch; invalid items go to failed events (unless `keep_failed` is off, as
-        when replaying them), valid ones are kept."""
-        max_bytes = self.ws.settings.max_event_bytes
+        when replaying them), valid ones are kept, and processed now when `inline`."""
         results: dict[int, EventResult] = {}
         parsed: list[Parsed] = []
         failed: list[dict[str, Any]] = []
         seen: set[str] = set()
         for index, item in enumerate(items):
-            raw_text = json.dumps(item, separators=(",", ":"), default=str)
-            message_id = item.get("messageId") if isinstance(item, Mapping) else None
-            try:
-                if len(raw_text.encode()) > max_bytes:
-                    raise SmarketingError(
-                        f"event is {len(raw_text.encode()):,} bytes; the limit is {max_bytes:,}"
-                    )
-                event = parse_event(
-                    item,
-                    received_at=received_at,
-                    call=call,
-                    batch_context=batch_context,
-                    sent_at=sent_at,
-                )
-                email = normalize_email(event.email) if event.email else None
-            except SmarketingError as exc:
-                reason = str(exc)
+            outcome = self._validate(source, item, received_at, call, sent_at, batch_context)
+            if isinstance(outcome, EventResult):
+                results[index] = outcome
                 failed.append(
                     {
                         "source_id": source.id,
                         "received_at": received_at,
-                        "reason": reason,
-                        "payload": raw_text,
+                        "reason": outcome.error,
+                        "payload": outcome_payload(item),
                     }
                 )
-                results[index] = EventResult(index, str_or_none(message_id), "failed", reason)
-                continue
-            if event.message_id in seen:
-                results[index] = EventResult(index, event.message_id, "duplicate")
-                continue
-            seen.add(event.message_id)
-            parsed.append(Parsed(index, event, item, email))
+            elif outcome.event.message_id in seen:
+                results[index] = EventResult(index, outcome.event.message_id, "duplicate")
+            else:
+                seen.add(outcome.event.message_id)
+                outcome.index = index
+                parsed.append(outcome)
+        rows = [event_row(source.id, p, received_at if self.inline else None) for p in parsed]
+        failed = failed if keep_failed else []
+        if self.inline:
+            new_ids = self._store_and_apply(rows, failed, parsed, received_at)
+        else:
+            new_ids = self._group.store(rows, failed)
+        for p in parsed:
+            event_id = new_ids.get((source.id, p.event.message_id))
+            results[p.index] = EventResult(
+                p.index, p.event.message_id, "duplicate" if event_id is None else "stored"
+            )
+            if event_id is not None and not self.inline:
+                p.event_id = event_id
+                if len(self._handoff) < HANDOFF_LIMIT:
+                    self._handoff[event_id] = p
+        return BatchResult([results[i] for i in sorted(results)])
+
+    def _validate(
+        self,
+        source: Source,
+        item: Any,
+        received_at: datetime,
+        call: CallType | None,
+        sent_at: datetime | None,
+        batch_context: Mapping[str, Any] | None,
+    ) -> Parsed | EventResult:
+        max_bytes = self.ws.settings.max_event_bytes
+        try:
+            size = len(orjson.dumps(item, default=str))
+            if size > max_bytes:
+                raise SmarketingError(f"event is {size:,} bytes; the limit is {max_bytes:,}")
+            event = parse_event(
+                item,
+                received_at=received_at,
+                call=call,
+                batch_context=batch_context,
+                sent_at=sent_at,
+            )
+            email = normalize_email(event.email) if event.email else None
+        except SmarketingError as exc:
+            message_id = item.get("messageId") if isinstance(item, Mapping) else None
+            return EventResult(0, str_or_none(message_id), "failed", str(exc))
+        return Parsed(0, event, item, email)
+
+    def _store_and_apply(
+        self,
+        rows: list[tuple[Any, ...]],
+        failed: list[dict[str, Any]],
+        parsed: list[Parsed],
+        received_at: datetime,
+    ) -> dict[tuple[int, str], int]:
+        """Inline: events and what they change in one transaction."""
         playbook, version_id = self._playbook()
         for attempt in range(1, RETRIES + 1):
-            new_content: dict[str, int] = {}
+            effects: Effects | None = None
             try:
                 with self.ws.db.begin() as conn:
-                    if keep_failed:
-                        tracking.insert_failed(conn, failed)
-                    new_ids = tracking.insert_new_events(
-                        conn, source.id, [event_row(p) for p in parsed]
-                    )
-                    fresh = [p for p in parsed if p.event.message_id in new_ids]
-                    for p in parsed:
-                        status: Status = "stored" if p.event.message_id in new_ids else "duplicate"
-                        results[p.index] = EventResult(p.index, p.event.message_id, status)
+                    tracking.insert_failed(conn, failed)
+                    new_ids = tracking.insert_new_events(conn, rows)
+                    fresh = []
+                    for p, row in zip(parsed, rows, strict=True):
+                        event_id = new_ids.get((row[0], row[1]))
+                        if event_id is not None:
+                            p.event_id = event_id
+                            fresh.append(p)
                     if fresh:
-                        self._apply(
-                            conn, fresh, new_ids, playbook, version_id, received_at, new_content
-                        )
+                        effects = Effects(conn, playbook, version_id, received_at, self._content)
+                        effects.apply(fresh)
                 break
             except DBAPIError as exc:  # a deadlock between two batches: run this one again
                 if attempt == RETRIES or not retryable(exc):
                     raise
-        self._content.update(new_content)  # committed: now safe for other threads
-        return BatchResult([results[i] for i in sorted(results)])
+        if effects is not None:
+            self._content.commit(effects.new_content)  # committed: safe for other threads
+        return new_ids
 
-    def _apply(
-        self,
-        conn: Connection,
-        fresh: list[Parsed],
-        event_ids: dict[str, int],
-        playbook: Any,
-        version_id: int,
-        now: datetime,
-        new_content: dict[str, int],
-    ) -> None:
-        """Resolve, store touchpoints, promote MQLs; content ids made here go to
-        `new_content` (cached by the caller once the transaction commits)."""
-        fresh.sort(key=lambda p: p.event.timestamp)
-        keyed = [event_keys(p) for p in fresh]
-        plan = plan_identities(
-            keyed, identity.owners(conn, {k for ev in keyed for k in (*ev.claims, *ev.lookups)})
-        )
-        real = self._apply_plan(conn, plan, fresh, version_id, now)
-        person_of_event = [real(p) for p in plan.person_of_event]
-        self._update_people(conn, fresh, person_of_event, version_id, now)
-        overrides = playbook.channels.domain_overrides()
-        own = playbook.channels.own_domains
-        rows: list[tuple[Parsed, int | None, TouchDraft]] = []
-        for p, planned in zip(fresh, person_of_event, strict=True):
-            person = planned
-            draft = draft_touch(
-                p.event, overrides, own_domains=own, overrides_version=f"playbook-{version_id}"
-            )
-            if draft is not None:
-                if person is None and p.event.anonymous_id:
-                    person = real(plan.person_of_anonymous(p.event.anonymous_id))
-                rows.append((p, person, draft))
-        touch_rows = self._store_touches(conn, rows, event_ids, now, new_content)
-        by_person: dict[int, list[dict[str, Any]]] = {}
-        for row in touch_rows:
-            if row["person_id"] is not None:
-                by_person.setdefault(row["person_id"], []).append(row)
-        # Everyone the batch touched is rescored (an identify can change fit), then promoted.
-        touched = {p for p in person_of_event if p is not None} | set(by_person)
-        scores = scoring.rescore(conn, sorted(touched), playbook, version_id, now)
-        change = Change(
-            conn=conn, playbook=playbook, version_id=version_id, now=now, actor="tracking"
-        )
-        mql.promote(change, by_person, scores)
+    def process_pending(
+        self, limit: int = DEFAULT_CHUNK_EVENTS, ids: Sequence[int] | None = None
+    ) -> int:
+        """Process up to `limit` queued events (oldest first) in one transaction; returns how
+        many were taken. Events accepted by this process come parsed from memory; others are
+        parsed again from their stored payload. One that no longer parses (it passed when
+        accepted, so only after a code change) moves to failed events with its reason."""
+        with self.ws.db.read() as conn:
+            if not tracking.has_pending(conn):
+                return 0
+        playbook, version_id = self._playbook()
+        now = self.ws.clock.now()
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.ws.db.begin() as conn:
+                    rows = tracking.pending_events(conn, limit, ids)
+                    known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
+                    stored = tracking.event_payloads(
+                        conn, [r.id for r in rows if r.id not in known]
+                    )
+                    fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
+                    fresh += known.values()
+                    effects = Effects(conn, playbook, version_id, now, self._content)
+                    if fresh:
+                        effects.apply(fresh)
+                    tracking.insert_failed(conn, failed)
+                    tracking.mark_processed(conn, [r.id for r in rows], now)
+                break
+            except DBAPIError as exc:
+                if attempt == RETRIES or not retryable(exc):
+                    raise
+        for row in rows:
+            self._handoff.pop(row.id, None)
+        self._content.commit(effects.new_content)
+        return len(rows)
 
-    def _store_touches(
-        self,
-        conn: Connection,
-        rows: list[tuple[Parsed, int | None, TouchDraft]],
-        event_ids: dict[str, int],
-        now: datetime,
-        new_content: dict[str, int],
-    ) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        wanted = {
-            d.content_key: (d.content_title, d.content_kind.value)
-            for _, _, d in rows
-            if d.content_key
-        }
-        content = self._content_ids(conn, wanted, now, new_content)
-        state = identity.people_state(conn, {pid for _, pid, _ in rows if pid})
-        touch_rows = [
-            touch_row(
-                p,
-                pid,
-                state[pid].account_id if pid else None,
-                d,
-                event_ids[p.event.message_id],
-                content,
-            )
-            for p, pid, d in rows
-        ]
-        tracking.insert_touchpoints(conn, touch_rows)
-        return touch_rows
+    def process_backlog(self, chunk: int = DEFAULT_CHUNK_EVENTS) -> int:
+        """Process queued events until none are left; returns how many."""
+        done = 0
+        while taken := self.process_pending(chunk):
+            done += taken
+        return done
 
-    def _apply_plan(
-        self,
-        conn: Connection,
-        plan: IdentityPlan,
-        fresh: list[Parsed],
-        version_id: int,
-        now: datetime,
-    ) -> Any:
-        """Create the planned people, merge the proven ones, claim identities; returns the
-        function mapping planned person ids (placeholders included) to stored ids."""
-        first_seen: dict[int, datetime] = {}
-        for p, person in zip(fresh, plan.person_of_event, strict=True):
-            if person is not None and person < 0:
-                first_seen.setdefault(person, p.event.timestamp)
-        created = identity.create_people(conn, [first_seen[n] for n in plan.new_people], now)
-        ids: dict[int, int] = dict(zip(plan.new_people, created, strict=True))
-        for survivor, merged in plan.merges:
-            _merge(
-                conn,
-                survivor,
-                merged,
-                "one tracking batch proved they are the same person",
-                version_id,
-                now,
-            )
 
-        def real(person: int | None) -> int | None:
-            if person is None:
-                return None
-            person = ids.get(person, person)
-            while person in ids and ids[person] != person:
-                person = ids[person]
-            return person
+def outcome_payload(item: Any) -> str:
+    """A failed item as stored for replay: its JSON text."""
+    return orjson.dumps(item, default=str).decode()
 
-        claims = [(k, real(p)) for k, p in plan.claims]
-        owners = identity.claim_identities(conn, [(k, p) for k, p in claims if p], now)
-        for key, planned in claims:
-            owner = owners.get(key)
-            if owner is not None and planned is not None and owner != planned:
-                # Claimed concurrently by another writer: they are the same person.
-                survivor, merged = min(owner, planned), max(owner, planned)
-                _merge(conn, survivor, merged, "concurrent identity claim", version_id, now)
-                ids[merged] = survivor
-        return real
 
-    def _update_people(
-        self,
-        conn: Connection,
-        fresh: list[Parsed],
-        persons: list[int | None],
-        version_id: int,
-        now: datetime,
-    ) -> None:
-        """Emails, profiles, first-known-identity transitions, account links, anonymous history."""
-        state = identity.people_state(conn, {p for p in persons if p})
-        emails: dict[int, str] = {}
-        profiles: dict[int, dict[str, str]] = {}
-        leads: dict[int, dict[str, Any]] = {}
-        anonymous: dict[str, int] = {}
-        groups: dict[str, dict[str, Any]] = {}
-        group_of: dict[int, str] = {}
-        domain_of: dict[int, str] = {}
-        for p, person in zip(fresh, persons, strict=True):
-            if person is None:
-                continue
-            event = p.event
-            known = bool(event.user_id or p.email)
-            if p.email and state[person].email is None:
-                emails.setdefault(person, p.email)
-            if known and state[person].stage is None and person not in leads:
-                leads[person] = {
-                    "person_id": person,
-                    "from_stage": None,
-                    "to_stage": Stage.LEAD.value,
-                    "at": event.timestamp,
-                    "actor": "tracking",
-                    "reason": f"first known identity ({event.type.value})",
-                    "playbook_version_id": version_id,
-                }
-            if known and event.anonymous_id:
-                anonymous[event.anonymous_id] = person
-            if event.type is CallType.IDENTIFY:
-                fields = {
-                    col: str(event.traits[key])[:300]
-                    for key, col in PERSON_FIELDS.items()
-                    if isinstance(event.traits.get(key), str | int)
-                }
-                if fields:
-                    profiles.setdefault(person, {}).update(fields)
-            group_id = event.group_id or event.context_group_id
-            if group_id:
-                traits = groups.setdefault(group_id, {})
-                if event.type is CallType.GROUP:
-                    traits.update(event.traits)
-                group_of[person] = group_id
-            elif p.email and (domain := company_domain_of(p.email)):
-                domain_of.setdefault(person, domain)
-        identity.set_emails(conn, emails, now)
-        identity.update_profiles(conn, profiles, now)
-        identity.record_transitions(conn, list(leads.values()), now)
-        webhooks.emit_many(
-            conn,
-            webhooks.EventType.PERSON_STAGE_CHANGED,
-            [
+def _reparse(
+    rows: Sequence[Any], payloads: Mapping[int, Any]
+) -> tuple[list[Parsed], list[dict[str, Any]]]:
+    """Stored payloads back to parsed events (the payload holds the batch context merged in)."""
+    fresh: list[Parsed] = []
+    failed: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        payload = payloads[row.id]
+        try:
+            event = parse_event(payload, received_at=row.received_at)
+            email = normalize_email(event.email) if event.email else None
+        except SmarketingError as exc:
+            logger.warning("queued event %s no longer parses: %s", row.id, exc)
+            failed.append(
                 {
-                    "person_id": r["person_id"],
-                    "from": None,
-                    "to": r["to_stage"],
-                    "at": r["at"].isoformat(),
-                    "actor": r["actor"],
-                    "reason": r["reason"],
+                    "source_id": row.source_id,
+                    "received_at": row.received_at,
+                    "reason": f"stored event {row.id} no longer parses: {exc}",
+                    "payload": outcome_payload(payload),
                 }
-                for r in leads.values()
-            ],
-            now,
-        )
-        tracking.attach_anonymous(conn, anonymous)
-        links = self._accounts(conn, groups, group_of, domain_of, state, now)
-        tracking.link_people_to_accounts(conn, links, now)
-
-    def _accounts(
-        self,
-        conn: Connection,
-        groups: dict[str, dict[str, Any]],
-        group_of: dict[int, str],
-        domain_of: dict[int, str],
-        state: dict[int, identity.PersonState],
-        now: datetime,
-    ) -> dict[int, int]:
-        by_group = tracking.accounts_by(conn, "group_id", groups)
-        for group_id, traits in groups.items():
-            if group_id not in by_group or traits:
-                employees = traits.get("employees")
-                by_group[group_id] = tracking.upsert_account(
-                    conn,
-                    now=now,
-                    group_id=group_id,
-                    name=str_or_none(traits.get("name")),
-                    industry=str_or_none(traits.get("industry")),
-                    employees=int(employees) if isinstance(employees, int | float) else None,
-                    domain=website_domain(traits.get("website")),
-                )
-        wanted = {
-            p: d for p, d in domain_of.items() if p not in group_of and state[p].account_id is None
-        }
-        by_domain = tracking.accounts_by(conn, "domain", wanted.values())
-        for domain in sorted(set(wanted.values()) - set(by_domain)):
-            by_domain[domain] = tracking.upsert_account(conn, now=now, domain=domain, name=domain)
-        links = {p: by_group[g] for p, g in group_of.items()}
-        links.update({p: by_domain[d] for p, d in wanted.items()})
-        return {p: a for p, a in links.items() if state[p].account_id != a}
-
-    def _content_ids(
-        self,
-        conn: Connection,
-        wanted: dict[str, tuple[str | None, str]],
-        now: datetime,
-        new_content: dict[str, int],
-    ) -> dict[str, int]:
-        """Content ids by key. Ids never change once given, so they are cached per process;
-        ids read or made in this transaction join the cache only after it commits (another
-        thread must not use a stub that may still roll back)."""
-        missing = {k: v for k, v in wanted.items() if k not in self._content}
-        found = tracking.content_ids(conn, missing, now) if missing else {}
-        new_content.update(found)
-        return {**self._content, **found}
-
-
-def _merge(
-    conn: Connection, survivor: int, merged: int, reason: str, version_id: int, now: datetime
-) -> None:
-    merge_id = identity.merge_people(
-        conn,
-        survivor=survivor,
-        merged=merged,
-        at=now,
-        actor="tracking",
-        reason=reason,
-        playbook_version_id=version_id,
-    )
-    webhooks.emit(
-        conn,
-        webhooks.EventType.PERSON_MERGED,
-        {
-            "merge_id": merge_id,
-            "survivor_id": survivor,
-            "merged_id": merged,
-            "reason": reason,
-        },
-        now,
-    )
+            )
+            continue
+        fresh.append(Parsed(index, event, payload, email, row.id))
+    return fresh, failed

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from smarketing.domain.identity import normalize_domain
 from smarketing.errors import SmarketingError
@@ -19,6 +22,7 @@ class Parsed:
     event: SegmentEvent
     raw: Mapping[str, Any]
     email: str | None
+    event_id: int = 0  # the stored `events` row, once inserted
 
 
 def str_or_none(value: Any) -> str | None:
@@ -53,20 +57,36 @@ def event_keys(p: Parsed) -> EventKeys:
     )
 
 
-def event_row(p: Parsed) -> dict[str, Any]:
+def stored_payload(p: Parsed) -> dict[str, Any]:
+    """The item as stored: with its call type, the batch's context merged in and the batch's
+    `sentAt`, so that parsing it again (the processor does) gives the same event."""
     e = p.event
-    return {
-        "message_id": e.message_id,
-        "type": e.type.value,
-        "event": e.event,
-        "user_id": e.user_id,
-        "anonymous_id": e.anonymous_id,
-        "timestamp": e.timestamp,
-        "original_timestamp": e.original_timestamp,
-        "sent_at": e.sent_at,
-        "received_at": e.received_at,
-        "payload": dict(p.raw),
-    }
+    payload = dict(p.raw)
+    payload["type"] = e.type.value
+    if e.context:
+        payload["context"] = dict(e.context)
+    if e.sent_at is not None and "sentAt" not in payload:
+        payload["sentAt"] = e.sent_at.isoformat()
+    return payload
+
+
+def event_row(source_id: int, p: Parsed, processed_at: datetime | None) -> tuple[Any, ...]:
+    """The `events` row, in `store.tracking.EVENT_COLUMNS` order."""
+    e = p.event
+    return (
+        source_id,
+        e.message_id,
+        e.type.value,
+        e.event,
+        e.user_id,
+        e.anonymous_id,
+        e.timestamp,
+        e.original_timestamp,
+        e.sent_at,
+        e.received_at,
+        orjson.dumps(stored_payload(p), default=str).decode(),
+        processed_at,
+    )
 
 
 def touch_row(
@@ -74,14 +94,13 @@ def touch_row(
     person: int | None,
     account: int | None,
     d: TouchDraft,
-    event_id: int,
     content: dict[str, int],
 ) -> dict[str, Any]:
     return {
         "person_id": person,
         "anonymous_id": p.event.anonymous_id,
         "account_id": account,
-        "event_id": event_id,
+        "event_id": p.event_id,
         "occurred_at": d.occurred_at,
         "kind": d.kind.value,
         "name": d.name,

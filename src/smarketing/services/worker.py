@@ -1,29 +1,73 @@
-"""The background worker: runs periodic jobs (SLA breaches, recycling, webhook delivery).
+"""The background worker: runs periodic jobs (queued tracking events, SLA breaches,
+recycling, webhook delivery), and the tracking processor thread.
 
-`smarketing worker` runs it in the foreground; `serve` embeds it in a daemon thread for the
-single-process default (`start_background_worker`). A job that raises is logged and the loop
-goes on; the pause between rounds is the only waiting, and a stop event ends it at once.
+`smarketing worker` runs the jobs in the foreground; `serve` embeds them in a daemon thread for
+the single-process default (`start_background_worker`), beside a processor thread that handles
+queued tracking events as they arrive (`start_tracking_processor`). A job that raises is logged
+and the loop goes on; the pause between rounds is the only waiting, and a stop event ends it at
+once.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from smarketing.services import handoffs, webhooks
+from smarketing.services.tracking import DEFAULT_CHUNK_EVENTS, Tracker
 from smarketing.services.workspace import Workspace
+from smarketing.settings import Settings
 
 logger = logging.getLogger("smarketing.worker")
 
 Job = Callable[[Workspace], object]
 DEFAULT_INTERVAL_S = 2.0
+DEFAULT_POLL_S = 0.1
+
+
+class StopFlag(Protocol):
+    """A `threading.Event` or a `multiprocessing` one."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    processed: int
+
+    @property
+    def is_idle(self) -> bool:
+        return self.processed == 0
+
+    def describe(self) -> str:
+        return f"processed {self.processed:,} queued tracking events"
+
+
+def process_tracking_backlog(ws: Workspace) -> Backlog:
+    """Queued tracking events that no processor has handled (e.g. the server stopped first)."""
+    return Backlog(Tracker(ws, inline=False).process_backlog())
 
 
 def default_jobs() -> list[Job]:
-    """SLA breaches first (they emit webhooks), then recycling, then delivery."""
-    return [handoffs.check_sla, handoffs.recycle_due, webhooks.dispatch_and_deliver]
+    """Queued events first (they move people), SLA breaches (they emit webhooks), recycling,
+    then delivery."""
+    return [
+        process_tracking_backlog,
+        handoffs.check_sla,
+        handoffs.recycle_due,
+        webhooks.dispatch_and_deliver,
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +140,79 @@ def start_background_worker(
     )
     thread.start()
     return thread, stop
+
+
+def drain_forever(
+    tracker: Tracker,
+    stop: StopFlag,
+    *,
+    chunk: int = DEFAULT_CHUNK_EVENTS,
+    poll_s: float = DEFAULT_POLL_S,
+) -> None:
+    """Process queued tracking events until `stop` is set: a chunk per transaction while the
+    queue is full, otherwise a look every `poll_s` (a read: it takes no write lock), so events
+    gather into chunks instead of one transaction per request."""
+    while not stop.is_set():
+        try:
+            if tracker.process_pending(chunk) == chunk:
+                continue
+        except Exception:
+            logger.exception("processing queued tracking events failed; retrying")
+        stop.wait(poll_s)
+
+
+def start_tracking_processor(tracker: Tracker) -> tuple[threading.Thread, threading.Event]:
+    """The processor in a daemon thread of this process (`create_app(background_worker=True)`)."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=drain_forever, args=(tracker, stop), name="smarketing-tracking", daemon=True
+    )
+    thread.start()
+    return thread, stop
+
+
+def _processor_main(settings: Settings, stop: StopFlag, parent: int) -> None:
+    from smarketing.services.workspace import open_workspace
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through `stop`
+
+    def orphaned() -> None:  # the parent died without stopping us (e.g. SIGKILL)
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                stop.set()
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    ws = open_workspace(settings)
+    try:
+        drain_forever(Tracker(ws, inline=False), stop)
+    finally:
+        ws.close()
+
+
+@dataclass
+class ProcessorProcess:
+    """The processor in a child process (`smarketing serve`): the request path keeps a core
+    of its own instead of sharing one interpreter lock with the processing."""
+
+    process: multiprocessing.process.BaseProcess
+    stop_flag: StopFlag
+
+    def stop(self, timeout_s: float = 30) -> None:
+        self.stop_flag.set()
+        self.process.join(timeout_s)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+
+
+def spawn_tracking_processor(settings: Settings) -> ProcessorProcess:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    process = context.Process(
+        target=_processor_main,
+        args=(settings, stop, os.getpid()),
+        name="smarketing-tracking",
+        daemon=True,
+    )
+    process.start()
+    return ProcessorProcess(process, stop)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from smarketing.domain.stages import Stage, funnel_rank
 from smarketing.errors import ConflictError, NotFoundError
+from smarketing.store.crm.common import identity_owners
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     deals,
@@ -40,18 +41,8 @@ OWNED = {
 
 
 def owners(conn: Connection, keys: Iterable[Key]) -> dict[Key, int]:
-    """The person owning each (kind, value) that is known."""
-    wanted = sorted(set(keys))
-    found: dict[Key, int] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = conn.execute(
-            select(identities.c.kind, identities.c.value, identities.c.person_id).where(
-                tuple_(identities.c.kind, identities.c.value).in_(chunk)
-            )
-        )
-        found.update({(r.kind, r.value): r.person_id for r in rows})
-    return found
+    """The person owning each (kind, value) that is known (one indexed SELECT per kind)."""
+    return identity_owners(conn, keys)
 
 
 def create_person(conn: Connection, *, now: datetime, created_at: datetime) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from smarketing.store.types import Money, UTCDateTime
@@ -215,7 +216,15 @@ events = Table(
     Column("sent_at", UTCDateTime()),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("payload", JSON, nullable=False),
+    # NULL until the processor has resolved identity, touchpoints and scores (the queue).
+    Column("processed_at", UTCDateTime()),
     UniqueConstraint("source_id", "message_id"),
+    Index(
+        "ix_events_pending",
+        "id",
+        sqlite_where=text("processed_at IS NULL"),
+        postgresql_where=text("processed_at IS NULL"),
+    ),
 )
 
 failed_events = Table(

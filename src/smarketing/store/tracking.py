@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from smarketing.store.crm.common import insert_many, time_converter
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     accounts,
@@ -18,18 +19,103 @@ from smarketing.store.tables import (
     touchpoints,
 )
 
+EVENT_COLUMNS = (
+    "source_id",
+    "message_id",
+    "type",
+    "event",
+    "user_id",
+    "anonymous_id",
+    "timestamp",
+    "original_timestamp",
+    "sent_at",
+    "received_at",
+    "payload",
+    "processed_at",
+)
+_TIMES = tuple(
+    EVENT_COLUMNS.index(c)
+    for c in ("timestamp", "original_timestamp", "sent_at", "received_at", "processed_at")
+)
+_ROWS_PER_INSERT = 2_000  # 12 parameters a row: under SQLite's 32,766
+
 
 def insert_new_events(
-    conn: Connection, source_id: int, rows: Sequence[dict[str, Any]]
-) -> dict[str, int]:
-    """Insert events, skipping (source, messageId) pairs already stored; returns the ids of the
-    rows this call inserted, by message id. The UNIQUE constraint decides (`ON CONFLICT DO
-    NOTHING ... RETURNING`), so a retried batch or concurrent senders store each event once."""
+    conn: Connection, rows: Sequence[tuple[Any, ...]]
+) -> dict[tuple[int, str], int]:
+    """Insert events (tuples in `EVENT_COLUMNS` order, payload as JSON text), skipping
+    (source, messageId) pairs already stored; returns the ids of the rows this call inserted,
+    by (source id, message id). The UNIQUE constraint decides (`ON CONFLICT DO NOTHING ...
+    RETURNING`), so a retried batch or concurrent senders store each event once.
+
+    One multi-row statement per 2,000 events, through the driver: the hot path of tracking."""
     if not rows:
         return {}
-    stmt = insert_ignore(conn, events).returning(events.c.id, events.c.message_id)
-    result = conn.execute(stmt, [{**r, "source_id": source_id} for r in rows])
-    return {r.message_id: r.id for r in result}
+    convert = time_converter(conn)
+    memo: dict[datetime, Any] = {}
+    ready = []
+    for row in rows:
+        values = list(row)
+        for index in _TIMES:
+            value = values[index]
+            if value is not None:
+                found = memo.get(value)
+                values[index] = (
+                    found if found is not None else memo.setdefault(value, convert(value))
+                )
+        ready.append(values)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    one = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
+    new: dict[tuple[int, str], int] = {}
+    for start in range(0, len(ready), _ROWS_PER_INSERT):
+        part = ready[start : start + _ROWS_PER_INSERT]
+        tuples = ", ".join([one] * len(part))
+        statement = (
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {tuples} "
+            "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
+        )
+        params = tuple(v for row in part for v in row)
+        for event_id, source_id, message_id in conn.exec_driver_sql(statement, params):
+            new[(source_id, message_id)] = event_id
+    return new
+
+
+def event_payloads(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
+    """Stored payloads by event id."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(events.c.id, events.c.payload).where(events.c.id.in_(list(ids))))
+    return {r.id: r.payload for r in rows}
+
+
+def pending_events(conn: Connection, limit: int, ids: Sequence[int] | None = None) -> list[Any]:
+    """Up to `limit` stored events not processed yet, oldest first (only `ids` when given).
+
+    On PostgreSQL the rows are locked and locked ones skipped (`FOR UPDATE SKIP LOCKED`), so
+    any number of processors take disjoint chunks; SQLite has one writer at a time anyway.
+    """
+    query = select(events.c.id, events.c.source_id, events.c.received_at, events.c.payload).where(
+        events.c.processed_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(events.c.id.in_(list(ids)))
+    query = query.order_by(events.c.id).limit(limit).with_for_update(skip_locked=True)
+    return list(conn.execute(query))
+
+
+def mark_processed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        conn.execute(update(events).where(events.c.id.in_(list(ids))).values(processed_at=now))
+
+
+def has_pending(conn: Connection) -> bool:
+    query = select(events.c.id).where(events.c.processed_at.is_(None)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def count_pending(conn: Connection) -> int:
+    query = select(func.count()).select_from(events).where(events.c.processed_at.is_(None))
+    return int(conn.execute(query).scalar_one())
 
 
 def insert_failed(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -98,8 +184,10 @@ def content_ids(
 
 
 def insert_touchpoints(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Through the driver (PostgreSQL: COPY): the hot insert of tracking."""
     if rows:
-        conn.execute(touchpoints.insert(), list(rows))
+        columns = tuple(rows[0])
+        insert_many(conn, touchpoints, columns, [tuple(r.values()) for r in rows])
 
 
 def attach_anonymous_touches(

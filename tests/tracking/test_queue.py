@@ -1,0 +1,185 @@
+"""Accept, then process: events a server accepted are resolved by the processor later, exactly
+as if the request had processed them, and a stop between the two stages loses nothing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from smarketing.domain.clock import FrozenClock
+from smarketing.services import admin
+from smarketing.services.tracking import Tracker
+from smarketing.services.worker import process_tracking_backlog
+from smarketing.services.workspace import Workspace, init_workspace, open_workspace
+from smarketing.settings import load_settings
+from smarketing.store import tracking
+from smarketing.store.tables import (
+    accounts,
+    content_items,
+    events,
+    people,
+    scores,
+    touchpoints,
+)
+
+
+def journey(n: int) -> list[dict[str, Any]]:
+    """A visitor from a LinkedIn ad reads, downloads, identifies, joins their company."""
+    anon, user = f"anon-{n}", f"user-{n}"
+    return [
+        {
+            "type": "page",
+            "messageId": f"{n}-page",
+            "anonymousId": anon,
+            "originalTimestamp": "2026-03-02T09:00:00Z",
+            "properties": {"url": "https://acme.example/blog/lead-scoring", "path": "/blog"},
+        },
+        {
+            "type": "track",
+            "messageId": f"{n}-download",
+            "anonymousId": anon,
+            "event": "Whitepaper Downloaded",
+            "originalTimestamp": "2026-03-02T09:05:00Z",
+            "properties": {"content_id": "/whitepapers/alignment"},
+        },
+        {
+            "type": "identify",
+            "messageId": f"{n}-identify",
+            "anonymousId": anon,
+            "userId": user,
+            "originalTimestamp": "2026-03-02T09:06:00Z",
+            "traits": {"email": f"p{n}@buyer{n % 3}.example", "title": "VP Sales"},
+        },
+        {
+            "type": "track",
+            "messageId": f"{n}-meeting",
+            "userId": user,
+            "event": "Meeting Held",
+            "originalTimestamp": "2026-03-03T15:00:00Z",
+            "properties": {"team": "sales"},
+        },
+    ]
+
+
+BATCH_CONTEXT = {"campaign": {"source": "linkedin", "medium": "paid_social", "name": "abm"}}
+SENT_AT = datetime.fromisoformat("2026-03-03T15:00:10+00:00")
+
+
+def send(tracker: Tracker, key: str, visitors: range) -> None:
+    source = tracker.source_for(key)
+    received = tracker.ws.clock.now()
+    for n in visitors:
+        result = tracker.ingest(
+            source,
+            journey(n),
+            received_at=received,
+            sent_at=SENT_AT,
+            batch_context=BATCH_CONTEXT,
+        )
+        assert result.count("stored") == 4
+
+
+def state(ws: Workspace) -> dict[str, Any]:
+    """What the processing made, in terms that do not depend on ids."""
+    with ws.db.read() as conn:
+        email = dict(conn.execute(select(people.c.id, people.c.email)).all())
+        domain = dict(conn.execute(select(accounts.c.id, accounts.c.domain)).all())
+        content = dict(conn.execute(select(content_items.c.id, content_items.c.key)).all())
+        touches = sorted(
+            (
+                email.get(t.person_id),
+                domain.get(t.account_id),
+                t.channel,
+                t.kind,
+                t.team,
+                content.get(t.content_id),
+                t.occurred_at,
+            )
+            for t in conn.execute(select(touchpoints))
+        )
+        persons = sorted(
+            (p.email, p.stage, domain.get(p.account_id), p.title) for p in conn.execute(select(people))
+        )
+        points = sorted(
+            (email[s.person_id], s.fit, s.engagement) for s in conn.execute(select(scores))
+        )
+    return {"touches": touches, "people": persons, "scores": points}
+
+
+def inline_workspace(tmp_path: Path, clock: FrozenClock) -> tuple[Workspace, str]:
+    settings = load_settings(workspace=tmp_path / "inline")
+    init_workspace(settings, today=clock.now().date())
+    ws = open_workspace(settings, clock=clock)
+    return ws, admin.add_source(ws, name="website").secret
+
+
+def pending(ws: Workspace) -> int:
+    with ws.db.read() as conn:
+        return tracking.count_pending(conn)
+
+
+def test_queued_events_wait_for_the_processor_and_end_as_inline_ones(
+    workspace: Workspace, clock: FrozenClock, tmp_path: Path
+) -> None:
+    key = admin.add_source(workspace, name="website").secret
+    send(Tracker(workspace, inline=False), key, range(12))
+    assert pending(workspace) == 48
+    assert state(workspace) == {"touches": [], "people": [], "scores": []}
+
+    # The server stopped before processing; the next worker round (or restart) picks them up.
+    assert process_tracking_backlog(workspace).processed == 48
+    assert pending(workspace) == 0
+    assert process_tracking_backlog(workspace).is_idle
+
+    reference, ref_key = inline_workspace(tmp_path, clock)
+    send(Tracker(reference), ref_key, range(12))
+    expected = state(reference)
+    reference.close()
+    queued = state(workspace)
+    assert queued == expected
+    assert len(queued["touches"]) == 36  # identify calls are not touches
+    # The batch's context (UTMs) and sentAt went through the queue with the events.
+    assert {t[2] for t in queued["touches"]} == {"Paid Social", "Sales"}
+    # Clock correction: the meeting happened (sentAt - originalTimestamp) = 10 s before receipt.
+    assert max(t[6] for t in queued["touches"]) == clock.now() - timedelta(seconds=10)
+    assert {p[1] for p in queued["people"]} >= {"lead"}
+    assert all(domain is not None for _, _, domain, _ in queued["people"])
+
+
+def test_processors_running_at_once_take_each_event_once(workspace: Workspace) -> None:
+    key = admin.add_source(workspace, name="website").secret
+    tracker = Tracker(workspace, inline=False)
+    send(tracker, key, range(50))
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            Tracker(workspace, inline=False).process_backlog(chunk=30)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with workspace.db.read() as conn:
+        processed = conn.execute(
+            select(func.count()).select_from(events).where(events.c.processed_at.isnot(None))
+        ).scalar_one()
+        per_event = conn.execute(
+            select(touchpoints.c.event_id, func.count())
+            .group_by(touchpoints.c.event_id)
+            .having(func.count() > 1)
+        ).all()
+        touch_count = conn.execute(select(func.count()).select_from(touchpoints)).scalar_one()
+        people_count = conn.execute(select(func.count()).select_from(people)).scalar_one()
+    assert processed == 200
+    assert per_event == []
+    assert touch_count == 150
+    assert people_count == 50
