@@ -22,17 +22,21 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import Client
 from _workspace import fresh_settings
 
 BATCH = 20
 SERIAL = itertools.count()
+T = TypeVar("T")
 PAGES = [
     "/blog/lead-scoring",
     "/pricing",
@@ -105,24 +109,29 @@ async def sustained(url: str, key: str, seconds: float, concurrency: int) -> tup
     rng = random.Random(1)
     sent = 0
     stop = time.perf_counter() + seconds
-    async with httpx.AsyncClient(
-        base_url=url,
-        auth=(key, ""),
-        headers={"Content-Type": "application/json"},
-        timeout=60,
-        limits=httpx.Limits(max_connections=concurrency),
-    ) as client:
+    client = Client(url, "/v1/batch", key)
 
-        async def worker() -> None:
-            nonlocal sent
-            while time.perf_counter() < stop:
-                r = await client.post("/v1/batch", content=encode(make_batch(rng, 50_000)))
-                r.raise_for_status()
-                sent += BATCH
+    async def worker() -> None:
+        nonlocal sent
+        while time.perf_counter() < stop:
+            await client.post(encode(make_batch(rng, 50_000)))
+            sent += BATCH
 
-        start = time.perf_counter()
+    start = time.perf_counter()
+    try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return sent, time.perf_counter() - start
+    finally:
+        await client.close()
+    return sent, time.perf_counter() - start
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """With uvloop when installed (it is a runtime dependency): a lighter load generator."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def pending_events(database_url: str) -> int:
@@ -150,28 +159,24 @@ async def open_loop(url: str, key: str, seconds: float, rate: float) -> list[flo
     rng = random.Random(2)
     interval = BATCH / rate
     latencies: list[float] = []
-    async with httpx.AsyncClient(
-        base_url=url,
-        auth=(key, ""),
-        headers={"Content-Type": "application/json"},
-        timeout=60,
-        limits=httpx.Limits(max_connections=200),
-    ) as client:
+    client = Client(url, "/v1/batch", key)
 
-        async def one(body: dict[str, object]) -> None:
-            t0 = time.perf_counter()
-            r = await client.post("/v1/batch", content=encode(body))
-            r.raise_for_status()
-            latencies.append(time.perf_counter() - t0)
+    async def one(body: bytes) -> None:
+        t0 = time.perf_counter()
+        await client.post(body)
+        latencies.append(time.perf_counter() - t0)
 
-        tasks = []
-        start = time.perf_counter()
+    tasks = []
+    start = time.perf_counter()
+    try:
         for i in range(int(seconds / interval)):
             delay = start + i * interval - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(make_batch(rng, 50_000))))
+            tasks.append(asyncio.create_task(one(encode(make_batch(rng, 50_000)))))
         await asyncio.gather(*tasks)
+    finally:
+        await client.close()
     return latencies
 
 
@@ -258,10 +263,10 @@ def run(
     try:
         url = f"http://127.0.0.1:{port}"
         start = time.perf_counter()
-        sent, sending = asyncio.run(sustained(url, key, seconds, concurrency))
+        sent, sending = run_async(sustained(url, key, seconds, concurrency))
         wait_for_queue(settings.resolved_database_url)
         processed = time.perf_counter() - start
-        latencies = sorted(asyncio.run(open_loop(url, key, min(seconds, 30), 1000.0)))
+        latencies = sorted(run_async(open_loop(url, key, min(seconds, 30), 1000.0)))
         wait_for_queue(settings.resolved_database_url)
     finally:
         server.terminate()

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from smarketing.domain.stages import Stage, funnel_rank
 from smarketing.errors import ConflictError, NotFoundError
-from smarketing.store.crm.common import identity_owners
+from smarketing.store.crm.common import identity_owners, insert_many, reserve_ids
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     deals,
@@ -247,12 +247,13 @@ def create_people(conn: Connection, created_at: Sequence[datetime], now: datetim
     """Insert one person per entry; returns their ids in the same order."""
     if not created_at:
         return []
-    stmt = people.insert().returning(people.c.id, sort_by_parameter_order=True)
-    rows = conn.execute(
-        stmt,
-        [{"created_at": c, "updated_at": now, "change_seq": 0, "traits": {}} for c in created_at],
-    )
-    return [int(r.id) for r in rows]
+    # Ids reserved up front and one driver executemany: SQLite cannot promise the order of
+    # RETURNING rows, so `INSERT ... RETURNING` would run once per person.
+    ids = reserve_ids(conn, people, len(created_at))
+    columns = ("id", "created_at", "updated_at", "change_seq", "traits")
+    rows = [(i, c, now, 0, "{}") for i, c in zip(ids, created_at, strict=True)]
+    insert_many(conn, people, columns, rows)
+    return ids
 
 
 def claim_identities(
