@@ -23,6 +23,8 @@ from smarketing.api.problems import install_problem_handlers
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
 from smarketing.services.worker import (
+    default_jobs,
+    process_tracking_backlog,
     spawn_tracking_processor,
     start_background_worker,
     start_tracking_processor,
@@ -67,11 +69,13 @@ def create_app(
     """
     workspace = open_workspace(settings, clock=clock)
     processing = tracking_processor or ("thread" if background_worker else "inline")
-    tracker = Tracker(workspace, inline=processing == "inline")
+    tracker = Tracker(workspace, inline=processing == "inline", hand_off=processing == "thread")
+    # The processor drains the queue; the worker's backlog job is for processes without one.
+    jobs = [job for job in default_jobs() if job is not process_tracking_backlog]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threads = [start_background_worker(workspace)] if background_worker else []
+        threads = [start_background_worker(workspace, jobs=jobs)] if background_worker else []
         if processing == "thread":
             threads.append(start_tracking_processor(tracker))
         child = spawn_tracking_processor(settings) if processing == "process" else None

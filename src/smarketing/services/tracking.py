@@ -63,9 +63,13 @@ class Tracker:
     """The tracking use case for one workspace, with its small caches (sources, playbook,
     content ids)."""
 
-    def __init__(self, ws: Workspace, *, inline: bool = True) -> None:
+    def __init__(self, ws: Workspace, *, inline: bool = True, hand_off: bool = False) -> None:
+        """`inline`: each `ingest` also processes its events. `hand_off`: events accepted
+        here are kept parsed in memory for `process_pending` of this same tracker (a
+        processor thread), which then need not parse their payload again."""
         self.ws = ws
         self.inline = inline
+        self.hand_off = hand_off and not inline
         self._sources: dict[str, Source] = {}
         self._playbook_hash: str | None = None
         self._playbook_version_id: int | None = None
@@ -149,10 +153,9 @@ class Tracker:
             results[p.index] = EventResult(
                 p.index, p.event.message_id, "duplicate" if event_id is None else "stored"
             )
-            if event_id is not None and not self.inline:
+            if event_id is not None and self.hand_off and len(self._handoff) < HANDOFF_LIMIT:
                 p.event_id = event_id
-                if len(self._handoff) < HANDOFF_LIMIT:
-                    self._handoff[event_id] = p
+                self._handoff[event_id] = p
         return BatchResult([results[i] for i in sorted(results)])
 
     def _validate(

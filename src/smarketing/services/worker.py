@@ -166,7 +166,7 @@ def start_tracking_processor(tracker: Tracker) -> tuple[threading.Thread, thread
     stop = threading.Event()
     thread = threading.Thread(
         target=drain_forever, args=(tracker, stop), name="smarketing-tracking", daemon=True
-    )
+    )  # `tracker` should hand off what it accepts (`Tracker(..., hand_off=True)`)
     thread.start()
     return thread, stop
 

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from smarketing.store.crm.common import insert_many, time_converter
+from smarketing.store.crm.common import driver_select_in, insert_many, time_converter
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     accounts,
@@ -81,11 +82,12 @@ def insert_new_events(
 
 
 def event_payloads(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
-    """Stored payloads by event id."""
-    if not ids:
-        return {}
-    rows = conn.execute(select(events.c.id, events.c.payload).where(events.c.id.in_(list(ids))))
-    return {r.id: r.payload for r in rows}
+    """Stored payloads by event id (read through the driver and decoded with orjson: the
+    processor reads every event it did not accept itself)."""
+    found: dict[int, Any] = {}
+    for event_id, payload in driver_select_in(conn, events, ("id", "payload"), "id", ids):
+        found[event_id] = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+    return found
 
 
 def pending_events(conn: Connection, limit: int, ids: Sequence[int] | None = None) -> list[Any]:
