@@ -217,9 +217,7 @@ class Tracker:
             self._content.commit(effects.new_content)  # committed: safe for other threads
         return new_ids
 
-    def process_pending(
-        self, limit: int = DEFAULT_CHUNK_EVENTS, ids: Sequence[int] | None = None
-    ) -> int:
+    def process_pending(self, limit: int = DEFAULT_CHUNK_EVENTS) -> int:
         """Process up to `limit` queued events (oldest first) in one transaction; returns how
         many were taken. Events accepted by this process come parsed from memory; others are
         parsed again from their stored payload. One that no longer parses (it passed when
@@ -232,7 +230,7 @@ class Tracker:
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.ws.db.begin() as conn:
-                    rows = tracking.pending_events(conn, limit, ids)
+                    rows = tracking.pending_events(conn, limit)
                     known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
                     stored = tracking.event_payloads(
                         conn, [r.id for r in rows if r.id not in known]

@@ -16,7 +16,12 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from smarketing.domain.stages import Stage, funnel_rank
 from smarketing.errors import ConflictError, NotFoundError
-from smarketing.store.crm.common import identity_owners, insert_many, reserve_ids
+from smarketing.store.crm.common import (
+    driver_select_in,
+    identity_owners,
+    insert_many,
+    reserve_ids,
+)
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     deals,
@@ -277,16 +282,9 @@ class PersonState:
 
 
 def people_state(conn: Connection, ids: Iterable[int]) -> dict[int, PersonState]:
-    wanted = sorted(set(ids))
-    out: dict[int, PersonState] = {}
-    for start in range(0, len(wanted), 500):
-        rows = conn.execute(
-            select(people.c.id, people.c.stage, people.c.email, people.c.account_id).where(
-                people.c.id.in_(wanted[start : start + 500])
-            )
-        )
-        out.update({r.id: PersonState(r.stage, r.email, r.account_id) for r in rows})
-    return out
+    """Stage, email and account of each person (through the driver: a hot read of ingest)."""
+    rows = driver_select_in(conn, people, ("id", "stage", "email", "account_id"), "id", ids)
+    return {pid: PersonState(stage, email, account) for pid, stage, email, account in rows}
 
 
 def set_emails(conn: Connection, emails: Mapping[int, str], now: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -19,6 +19,7 @@ from smarketing.store.tables import (
     people,
     touchpoints,
 )
+from smarketing.store.types import stored_time
 
 EVENT_COLUMNS = (
     "source_id",
@@ -90,24 +91,38 @@ def event_payloads(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     return found
 
 
-def pending_events(conn: Connection, limit: int, ids: Sequence[int] | None = None) -> list[Any]:
-    """Up to `limit` stored events not processed yet, oldest first (only `ids` when given).
+class PendingEvent(NamedTuple):
+    id: int
+    source_id: int
+    received_at: datetime
+
+
+def pending_events(conn: Connection, limit: int) -> list[PendingEvent]:
+    """Up to `limit` stored events not processed yet, oldest first.
 
     On PostgreSQL the rows are locked and locked ones skipped (`FOR UPDATE SKIP LOCKED`), so
     any number of processors take disjoint chunks; SQLite has one writer at a time anyway.
+    Through the driver: the processor's hot read.
     """
-    query = select(events.c.id, events.c.source_id, events.c.received_at, events.c.payload).where(
-        events.c.processed_at.is_(None)
+    statement = (
+        "SELECT id, source_id, received_at FROM events WHERE processed_at IS NULL "
+        f"ORDER BY id LIMIT {int(limit)}"
     )
-    if ids is not None:
-        query = query.where(events.c.id.in_(list(ids)))
-    query = query.order_by(events.c.id).limit(limit).with_for_update(skip_locked=True)
-    return list(conn.execute(query))
+    if conn.dialect.name == "postgresql":
+        statement += " FOR UPDATE SKIP LOCKED"
+    return [
+        PendingEvent(event_id, source_id, stored_time(received))
+        for event_id, source_id, received in conn.exec_driver_sql(statement)
+    ]
 
 
 def mark_processed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     if ids:
-        conn.execute(update(events).where(events.c.id.in_(list(ids))).values(processed_at=now))
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        conn.exec_driver_sql(
+            f"UPDATE events SET processed_at = {mark} WHERE id = {mark}",
+            [(time_converter(conn)(now), event_id) for event_id in ids],
+        )
 
 
 def has_pending(conn: Connection) -> bool:

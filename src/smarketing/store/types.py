@@ -23,10 +23,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return parsed.replace(tzinfo=UTC)
+        return None if value is None else stored_time(value)
+
+
+def stored_time(value: str | datetime) -> datetime:
+    """A `UTCDateTime` value as the driver returns it (SQLite: text), as an aware UTC time."""
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed.replace(tzinfo=UTC)
 
 
 def Money() -> Numeric[Any]:
