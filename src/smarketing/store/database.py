@@ -7,14 +7,20 @@ as it comes. `open_database` refuses a store whose schema is behind and says how
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from smarketing.errors import DatabaseUnavailableError, SchemaBehindError, WorkspaceNotFoundError
 from smarketing.settings import Settings
@@ -87,22 +93,55 @@ def check_connects(engine: Engine) -> None:
         ) from None
 
 
+class _WriterFileLock:
+    """An advisory lock on a file beside a SQLite database, held by one writer at a time
+    across processes (`serve` and its tracking processor, an import, the worker). A waiting
+    writer wakes the moment the lock is free, where SQLite's busy handler would sleep in steps
+    of up to 100 ms."""
+
+    def __init__(self, database_path: str) -> None:
+        self.path = f"{database_path}-writer.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class Database:
     """An engine plus the transaction helpers every repository and service uses.
 
-    On SQLite, writers in this process queue on a lock before `BEGIN IMMEDIATE` (one writer
-    path): waiting on a lock is cheap, SQLite's busy handler sleeps in steps of milliseconds.
+    On SQLite, writers queue before `BEGIN IMMEDIATE` (one writer path): on a lock within the
+    process, then on a lock file across processes. Waiting on a lock is cheap and wakes at
+    once; SQLite's busy handler sleeps in steps of milliseconds.
     """
 
     engine: Engine
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _file_lock: _WriterFileLock | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        path = self.engine.url.database or ":memory:"
+        on_disk = path != ":memory:" and not path.startswith("file:")
+        if self.engine.dialect.name == "sqlite" and fcntl is not None and on_disk:
+            self._file_lock = _WriterFileLock(path)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error."""
         if self.engine.dialect.name == "sqlite":
-            with self._write_lock, self.engine.begin() as conn:
+            with self._write_lock, self._file_lock or nullcontext(), self.engine.begin() as conn:
                 yield conn
         else:
             with self.engine.begin() as conn:
@@ -116,6 +155,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
 
 
 def workspace_engine(settings: Settings, *, must_exist: bool = True) -> Engine:
