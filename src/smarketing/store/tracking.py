@@ -117,11 +117,16 @@ def pending_events(conn: Connection, limit: int) -> list[PendingEvent]:
 
 
 def mark_processed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    if not ids:
+        return
+    at = time_converter(conn)(now)
+    if conn.dialect.name == "postgresql":  # one statement, the ids as one array
         conn.exec_driver_sql(
-            f"UPDATE events SET processed_at = {mark} WHERE id = {mark}",
-            [(time_converter(conn)(now), event_id) for event_id in ids],
+            "UPDATE events SET processed_at = %s WHERE id = ANY(%s)", (at, list(ids))
+        )
+    else:  # in-process: executemany costs about what one long IN list would
+        conn.exec_driver_sql(
+            "UPDATE events SET processed_at = ? WHERE id = ?", [(at, i) for i in ids]
         )
 
 
