@@ -174,11 +174,11 @@ def test_full_copies_through_the_adbc_child_match(
     demo_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("adbc_driver_sqlite")
-    from smarketing.analytics import sync
+    from smarketing.analytics import sync_sources
 
-    monkeypatch.setattr(sync, "CHILD_MIN_ROWS", 0)
+    monkeypatch.setattr(sync_sources, "CHILD_MIN_ROWS", 0)
     _sync(demo_ws, tmp_path / "child.duckdb")
-    monkeypatch.setattr(sync, "_adbc_available", lambda: False)
+    monkeypatch.setattr(sync_sources, "_adbc_available", lambda: False)
     _sync(demo_ws, tmp_path / "plain.duckdb")
     assert copy_contents(str(tmp_path / "child.duckdb")) == copy_contents(
         str(tmp_path / "plain.duckdb")
