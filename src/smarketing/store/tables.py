@@ -136,6 +136,7 @@ accounts = Table(
     Column("traits", JSON),
     Column("change_seq", BigInteger, nullable=False, default=0),
     *_timestamps(),
+    Index("ix_accounts_updated_at", "updated_at"),  # the analytics sync reads by it
 )
 
 people = Table(
@@ -305,6 +306,7 @@ handoffs = Table(
     Column("note", Text),
     Column("qualification", JSON),
     *_timestamps(),
+    Index("ix_handoffs_updated_at", "updated_at"),  # the analytics sync reads by it
 )
 
 sla_clocks = Table(
@@ -341,6 +343,7 @@ deals = Table(
     Column("salesforce_id", String(18), unique=True),
     Column("change_seq", BigInteger, nullable=False, default=0),
     *_timestamps(),
+    Index("ix_deals_updated_at", "updated_at"),  # the analytics sync reads by it
 )
 
 imports = Table(
