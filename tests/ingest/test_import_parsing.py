@@ -21,6 +21,7 @@ from smarketing.ingest.importers.reader import sniff_delimiter
 from smarketing.ingest.importers.sfid import checksum, to_18
 from smarketing.ingest.importers.values import (
     BadValue,
+    DateReader,
     ParseOptions,
     parse_date,
     parse_datetime,
@@ -82,6 +83,36 @@ def test_times_without_offset_read_in_the_given_zone_and_formats_can_be_forced()
         parse_date("25/12/2024", UTC_OPTIONS)
     with pytest.raises(BadValue, match="--date-format"):
         parse_datetime("yesterday", UTC_OPTIONS)
+
+
+@given(
+    st.datetimes(timezones=st.none() | st.timezones()),
+    st.sampled_from(["auto", "minutes", "seconds", "milliseconds"]),
+    st.sampled_from(["T", " "]),
+)
+def test_the_iso_shortcut_agrees_with_reading_the_time_in_utc(
+    when: datetime, timespec: str, separator: str
+) -> None:
+    text = when.isoformat(separator, timespec)
+    parsed = datetime.fromisoformat(text)
+    expected = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    got = parse_datetime(text, UTC_OPTIONS)
+    assert (got, got.tzinfo) == (expected, UTC)
+    assert parse_datetime(text[:10], UTC_OPTIONS) == datetime.fromisoformat(text[:10]).replace(
+        tzinfo=UTC
+    )
+
+
+def test_the_date_reader_remembers_texts_and_still_rejects_bad_ones() -> None:
+    read = DateReader(UTC_OPTIONS)
+    first = read("2024-03-01 10:05")
+    assert first == datetime(2024, 3, 1, 10, 5, tzinfo=UTC)
+    assert read("2024-03-01 10:05") is first
+    for _ in range(2):
+        with pytest.raises(BadValue, match="unknown date format"):
+            read("31/31/2024")
+    berlin = DateReader(ParseOptions(timezone=ZoneInfo("Europe/Berlin")))
+    assert berlin("2024-07-01 12:00") == datetime(2024, 7, 1, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,17 @@ Invariants:
   re-reads it from the top and, if nothing else changed in between, finds every row unchanged.
 - Never backwards: people only move forward in the funnel (see `ingest.importers.lifecycle`).
 
-Speed (docs/benchmarks.md): one SELECT per key kind and one executemany (PostgreSQL: COPY) per
-table and chunk; PostgreSQL planner statistics are refreshed after chunks 1, 2, 4, 8... so the
-lookups keep their indexes while a table grows from empty.
+Speed (docs/benchmarks.md): files of `CHILD_MIN_BYTES` and more are read and parsed in a
+child process (`ingest.importers.pipeline`) while this one merges and writes the chunk before;
+one SELECT per key kind and one executemany (PostgreSQL: COPY) per table and chunk; PostgreSQL
+planner statistics are refreshed after chunks 1, 2, 4, 8... so the lookups keep their indexes
+while a table grows from empty.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
@@ -36,7 +37,13 @@ from smarketing.errors import NotFoundError, UsageError
 from smarketing.ingest.importers import csv_spec, hubspot_spec, salesforce_spec
 from smarketing.ingest.importers.errors_csv import ErrorsCsv, default_errors_path
 from smarketing.ingest.importers.lifecycle import StagePolicy, plan_stage
-from smarketing.ingest.importers.reader import CsvSource, inspect_csv, open_rows, undecodable
+from smarketing.ingest.importers.pipeline import (
+    CHILD_MIN_BYTES,
+    ParsedChunk,
+    ParseJob,
+    parsed_chunks,
+)
+from smarketing.ingest.importers.reader import CsvSource, inspect_csv, open_rows
 from smarketing.ingest.importers.records import (
     AccountRecord,
     CampaignRecord,
@@ -95,6 +102,8 @@ class ImportOptions:
     timezone: str | None = None
     errors_path: Path | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    parse_in_child: bool | None = None
+    """Parse the file in a child process while writing; None: when it has `CHILD_MIN_BYTES`."""
 
 
 class ImportProgress(Protocol):
@@ -149,24 +158,25 @@ def run_import(
     parse_options = ParseOptions(date_format=options.date_format, timezone=_zone(options))
     with open_rows(csv_file) as rows:
         parser = spec.bind(rows.header, path.name, parse_options)
-        importer = _ChunkImporter(ws, spec, parser, csv_file, options, path)
-        resumed_after = importer.run.checkpoint_row
-        if progress is not None:
-            progress.start(total_bytes=csv_file.size_bytes, rows_done=importer.run.rows_read)
-        try:
-            with _fewer_gc_passes():
-                pending = ((n, cells) for n, cells in rows.rows if n > resumed_after)
-                for chunk in _chunks(pending, options.chunk_rows):
-                    importer.import_chunk(chunk)
-                    if progress is not None:
-                        progress.advance(
-                            rows_done=importer.run.rows_read, bytes_read=rows.bytes_read()
-                        )
-                    if after_chunk is not None:
-                        after_chunk(importer.run.checkpoint_row)
-        except BaseException:
-            importer.close(ImportStatus.FAILED)
-            raise
+    importer = _ChunkImporter(ws, spec, parser, csv_file, options, path)
+    resumed_after = importer.run.checkpoint_row
+    if progress is not None:
+        progress.start(total_bytes=csv_file.size_bytes, rows_done=importer.run.rows_read)
+    job = ParseJob(csv_file, parser, resumed_after, options.chunk_rows)
+    in_child = options.parse_in_child
+    if in_child is None:
+        in_child = csv_file.size_bytes >= CHILD_MIN_BYTES
+    try:
+        with _fewer_gc_passes(), parsed_chunks(job, in_child=in_child) as chunks:
+            for chunk in chunks:
+                importer.import_chunk(chunk)
+                if progress is not None:
+                    progress.advance(rows_done=importer.run.rows_read, bytes_read=chunk.bytes_read)
+                if after_chunk is not None:
+                    after_chunk(importer.run.checkpoint_row)
+    except BaseException:
+        importer.close(ImportStatus.FAILED)
+        raise
     run = importer.close(ImportStatus.COMPLETED)
     return ImportReport(run, csv_file.encoding, csv_file.delimiter, resumed_after)
 
@@ -198,15 +208,8 @@ def _zone(options: ImportOptions) -> tzinfo:
         ) from None
 
 
-def _chunks(
-    rows: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
-
-
 class _ChunkImporter:
-    """One run in progress: parses a chunk, writes it, saves the checkpoint, all-or-nothing."""
+    """One run in progress: writes a parsed chunk and saves the checkpoint, all-or-nothing."""
 
     def __init__(
         self,
@@ -217,8 +220,7 @@ class _ChunkImporter:
         options: ImportOptions,
         path: Path,
     ) -> None:
-        self.ws, self.spec, self.parser, self.csv_file = ws, spec, parser, csv_file
-        self.width = len(parser.columns.headers)
+        self.ws, self.spec, self.parser = ws, spec, parser
         playbook = ws.playbook.playbook
         self.playbook_version_id = current_version(ws).id if spec.target is Target.PEOPLE else None
         errors_path = (options.errors_path or default_errors_path(path)).resolve()
@@ -241,11 +243,10 @@ class _ChunkImporter:
         self.plan = partial(plan_stage, policy=policy)
         self.chunks_done = 0
 
-    def import_chunk(self, chunk: Sequence[tuple[int, list[str]]]) -> None:
+    def import_chunk(self, chunk: ParsedChunk) -> None:
         records: list[Record] = []
         problems: list[Problem] = []
-        for row, cells in chunk:
-            parsed = self._parse(row, cells)
+        for parsed in chunk.parsed:
             if isinstance(parsed, list):
                 problems.extend(parsed)
             else:
@@ -268,23 +269,14 @@ class _ChunkImporter:
             self.errors.write(problems)
             imported = sum(1 for o in outcomes if o.outcome is Outcome.IMPORTED)
             rejected = len({p.row for p in problems})
-            done = Counts(len(chunk), imported, len(chunk) - imported - rejected, rejected)
+            done = Counts(chunk.rows, imported, chunk.rows - imported - rejected, rejected)
             self.run = crm.save_progress(
-                conn, self.run, done=done, checkpoint_row=chunk[-1][0], now=ctx.now
+                conn, self.run, done=done, checkpoint_row=chunk.last_row, now=ctx.now
             )
         self.chunks_done += 1
         if self.chunks_done & (self.chunks_done - 1) == 0:  # after chunks 1, 2, 4, 8...
             with self.ws.db.begin() as conn:
                 crm.refresh_statistics(conn, self.spec.target.value)
-
-    def _parse(self, row: int, cells: list[str]) -> Record | list[Problem]:
-        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width :]):
-            reason = f"the row has {len(cells)} cells but the header has {self.width} columns"
-            return [Problem(row, "(row)", reason)]
-        if not self.csv_file.checked and undecodable(cells):
-            reason = f"the row has bytes that are not {self.csv_file.encoding}; pass --encoding"
-            return [Problem(row, "(row)", reason)]
-        return self.parser(row, cells)
 
     def _write(
         self, conn: Connection, records: list[Record], ctx: crm.WriteContext

