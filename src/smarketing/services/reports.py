@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,12 @@ from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.engines.spark_engine import EXPORT_NAMES
 from smarketing.analytics.export import ExportedFile, ExportFormat, export_tables
 from smarketing.analytics.reports.period import Period, parse_period
-from smarketing.analytics.reports.registry import ReportContext, ReportOptions, get_report
+from smarketing.analytics.reports.registry import (
+    ReportContext,
+    ReportDef,
+    ReportOptions,
+    get_report,
+)
 from smarketing.analytics.sync import SyncResult, sync_copy
 from smarketing.analytics.tables import unbound
 from smarketing.errors import UsageError
@@ -121,9 +126,7 @@ def open_engine(
         if folder is None:
             folder = ws.settings.workspace / SPARK_EXPORT_DIRNAME
             # the analytics tables only: Spark reads no derived table such as the credits
-            synced, _ = export(
-                ws, folder, fmt="parquet", limits=options.limits, only=SPARK_TABLES
-            )
+            synced, _ = export(ws, folder, fmt="parquet", limits=options.limits, only=SPARK_TABLES)
         session = options.spark_session or spark_session(options.spark_master)
         yield SparkEngine(session, folder), synced
     else:
@@ -152,8 +155,9 @@ def run_report(
     )
     sections = report.build(ctx)  # before connecting: a bad request fails fast
     started = time.perf_counter()
+    limits = report_limits(report, options.limits)
     with open_engine(ws, engine, options) as (eng, synced):
-        results = {key: execute(eng, expr, limits=options.limits) for key, expr in sections.items()}
+        results = {key: execute(eng, expr, limits=limits) for key, expr in sections.items()}
     if report.finish is not None:
         results = report.finish(ctx, results)
     return ReportResult(
@@ -164,3 +168,24 @@ def run_report(
         seconds=time.perf_counter() - started,
         sync=synced,
     )
+
+
+def report_limits(report: ReportDef, limits: Limits) -> Limits:
+    """The limits of a report's queries: the run's, with the report's own row cap for
+    sections that are internal aggregates rather than rows shown to the user."""
+    if report.max_rows is None:
+        return limits
+    return replace(limits, max_rows=max(limits.max_rows, report.max_rows))
+
+
+def report_on_engine(
+    eng: Engine, name: str, ctx: ReportContext, *, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, pa.Table]:
+    """Report `name` for `ctx` on an engine already open and current (no sync): what
+    `run_report` does once it has the engine (benchmarks on a prebuilt copy use it)."""
+    report = get_report(name)
+    report.check(ctx.options)
+    sections = report.build(ctx)
+    capped = report_limits(report, limits)
+    results = {key: execute(eng, expr, limits=capped) for key, expr in sections.items()}
+    return report.finish(ctx, results) if report.finish is not None else results

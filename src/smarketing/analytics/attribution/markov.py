@@ -180,22 +180,48 @@ def removal_effects(
     """Removal effect of every channel, for conversions and for value, from path counts."""
     n = chain.n_states
     journeys = conversions + nulls
-    edge_counts = weighted_count(
-        chain.edge_of_step, np.repeat(journeys, chain.steps_per_path), chain.edge_from.size
+    counts = ChainCounts(
+        edge_counts=weighted_count(
+            chain.edge_of_step, np.repeat(journeys, chain.steps_per_path), chain.edge_from.size
+        ),
+        converted=weighted_count(chain.last_state, conversions, n),
+        converted_value=weighted_count(chain.last_state, value * (conversions > 0), n),
+        ended=weighted_count(chain.last_state, journeys, n),
     )
-    converted = weighted_count(chain.last_state, conversions, n)
-    converted_value = weighted_count(chain.last_state, value * (conversions > 0), n)
-    ended = weighted_count(chain.last_state, journeys, n)
-    leaving = weighted_count(chain.edge_from, edge_counts, n) + ended
+    return effects_of_counts(chain.edge_from, chain.edge_to, chain.removed_states, counts)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChainCounts:
+    """What the chain's probabilities are made of: journeys per edge, and per transient state
+    the conversions (and their value) and journeys that end there."""
+
+    edge_counts: FloatArray
+    converted: FloatArray
+    converted_value: FloatArray
+    ended: FloatArray
+
+
+def effects_of_counts(
+    edge_from: IntArray,
+    edge_to: IntArray,
+    removed_states: tuple[IntArray, ...],
+    counts: ChainCounts,
+) -> RemovalEffects:
+    """Removal effects from counts per edge and per state (state 0 is the start)."""
+    n = counts.ended.size
+    edge_counts, converted = counts.edge_counts, counts.converted
+    converted_value, ended = counts.converted_value, counts.ended
+    leaving = weighted_count(edge_from, edge_counts, n) + ended
     safe = np.where(leaving > 0, leaving, 1.0)
     transitions = np.zeros((n, n), dtype=np.float64)
-    transitions[chain.edge_from, chain.edge_to] = edge_counts / safe[chain.edge_from]
+    transitions[edge_from, edge_to] = edge_counts / safe[edge_from]
     rewards = np.stack([converted / safe, converted_value / safe], axis=1)
     fundamental = np.linalg.inv(np.eye(n) - transitions)
     absorbed = fundamental @ rewards
     at_start = absorbed[0]
-    effects = np.zeros((len(chain.removed_states), 2), dtype=np.float64)
-    for channel, removed in enumerate(chain.removed_states):
+    effects = np.zeros((len(removed_states), 2), dtype=np.float64)
+    for channel, removed in enumerate(removed_states):
         if removed.size == 0:
             continue
         block = fundamental[np.ix_(removed, removed)]

@@ -1,0 +1,93 @@
+"""Benchmark: the `attribution` report on a large synthetic analytics copy (DuckDB).
+
+    .venv/bin/python bench/attribution_report.py [--people 1000000] [--period 2026-Q3] [--ci]
+
+Builds (or reuses, by size) a DuckDB copy filled by `bench/attribution_data.py` (1M people,
+~340k accounts, ~20M touchpoints over a year, ~2.2M transitions, ~140k deals), then runs the
+report through `services.reports.report_on_engine`, the code path of `smarketing report` after
+its sync, on that file: the engine queries (with the transfer of their results) and the models
+in numpy are timed apart, without and (with --ci) with bootstrap intervals. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from attribution_data import DAY, build_copy
+
+from smarketing.analytics.engines.base import Limits, execute
+from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
+from smarketing.analytics.reports.period import parse_period
+from smarketing.analytics.reports.registry import (
+    ReportContext,
+    ReportOptions,
+    get_report,
+)
+from smarketing.analytics.tables import unbound
+from smarketing.playbook.defaults import default_playbook_text
+from smarketing.playbook.loader import load_playbook_text
+from smarketing.services.reports import report_limits, report_on_engine
+
+
+def copy_path(people: int) -> Path:
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"smarketing-attribution-{people}.duckdb"
+
+
+def run(path: Path, period: str, ci: float | None, today: date) -> None:
+    playbook = load_playbook_text(default_playbook_text(today)).playbook
+    ctx = ReportContext(
+        parse_period(period, today=today), playbook, unbound(), ReportOptions(ci=ci)
+    )
+    report = get_report("attribution")
+    engine = DuckDBEngine(path)
+    try:
+        engine.connection()
+        started = time.perf_counter()
+        credits = report_on_engine(engine, "attribution", ctx)["credits"]
+        total = time.perf_counter() - started
+        # the same again, phase by phase
+        limits = report_limits(report, Limits())
+        t0 = time.perf_counter()
+        sections = report.build(ctx)
+        t1 = time.perf_counter()
+        results = {key: execute(engine, expr, limits=limits) for key, expr in sections.items()}
+        t2 = time.perf_counter()
+        assert report.finish is not None
+        report.finish(ctx, results)
+        t3 = time.perf_counter()
+    finally:
+        engine.close()
+    rows = sum(r.num_rows for r in results.values())
+    label = f"ci {ci}" if ci is not None else "no ci"
+    print(
+        f"{label}: report {total:.2f} s ({credits.num_rows:,} credit rows); phases: build "
+        f"{t1 - t0:.2f} s, engine queries + transfer {t2 - t1:.2f} s ({len(results)} queries, "
+        f"{rows:,} cell rows), models {'+ bootstrap ' if ci else ''}in numpy {t3 - t2:.2f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--period", default="2026-Q3")
+    parser.add_argument("--ci", action="store_true", help="also time --ci 0.95")
+    args = parser.parse_args()
+    path = copy_path(args.people)
+    if not path.exists():
+        started = time.perf_counter()
+        build_copy(path, people=args.people)
+        print(f"built {path} in {time.perf_counter() - started:.1f} s")
+    run(path, args.period, None, DAY)
+    if args.ci:
+        run(path, args.period, 0.95, DAY)
+
+
+if __name__ == "__main__":
+    main()
