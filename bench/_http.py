@@ -18,6 +18,10 @@ class HttpError(RuntimeError):
     pass
 
 
+class Closed(ConnectionError):
+    """The server closed an idle keep-alive connection (uvicorn does after 5 s)."""
+
+
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -26,6 +30,8 @@ class Connection:
     async def post(self, head: bytes, body: bytes) -> bytes:
         self.writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise Closed
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
@@ -53,7 +59,16 @@ class Client:
         self.all: list[Connection] = []
 
     async def post(self, body: bytes) -> bytes:
-        conn = self.idle.pop() if self.idle else await self._open()
+        while self.idle:  # reuse the most recent connection; one the server closed is dropped
+            conn = self.idle.pop()
+            try:
+                answer = await conn.post(self.head, body)
+            except (Closed, ConnectionResetError, BrokenPipeError):
+                conn.writer.close()
+                continue
+            self.idle.append(conn)
+            return answer
+        conn = await self._open()
         answer = await conn.post(self.head, body)
         self.idle.append(conn)
         return answer

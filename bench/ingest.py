@@ -227,15 +227,19 @@ def raw_insert_rate(database_url: str, seconds: float) -> float:
 
 
 def start_server(workspace: Path, database_url: str | None, port: int) -> subprocess.Popen[bytes]:
+    """`smarketing serve` (with its processor process); its log goes to `serve.log` in the
+    workspace (a pipe nobody reads would fill up and stall the server's writes to it)."""
     env = {**os.environ, "SMARKETING_WORKSPACE": str(workspace)}
     if database_url:
         env["SMARKETING_DATABASE_URL"] = database_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smarketing", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = workspace / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smarketing", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     for _ in range(200):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -243,9 +247,7 @@ def start_server(workspace: Path, database_url: str | None, port: int) -> subpro
         except httpx.HTTPError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(
-        "server did not start: " + (proc.stderr.read() if proc.stderr else b"").decode()
-    )
+    raise RuntimeError(f"server did not start: {log.read_text()}")
 
 
 def run(

@@ -78,6 +78,8 @@ class Tracker:
         # Events accepted here and not processed yet, parsed: the processor takes them from
         # memory instead of parsing their payload again (bounded; the store is the truth).
         self._handoff: dict[int, Parsed] = {}
+        self._processed = 0
+        self._analyze_at = 1_000
 
     def source_for(self, write_key: str | None) -> Source:
         if not write_key:
@@ -249,6 +251,11 @@ class Tracker:
         for row in rows:
             self._handoff.pop(row.id, None)
         self._content.commit(effects.new_content)
+        self._processed += len(rows)
+        if self._processed >= self._analyze_at:  # after 1k, 2k, 4k ... events, then every 1M
+            self._analyze_at = min(2 * self._analyze_at, self._analyze_at + 1_000_000)
+            with self.ws.db.begin() as conn:
+                tracking.refresh_statistics(conn)
         return len(rows)
 
     def process_backlog(self, chunk: int = DEFAULT_CHUNK_EVENTS) -> int:
