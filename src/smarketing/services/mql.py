@@ -59,6 +59,7 @@ def promote(
 ) -> list[int]:
     """Make MQLs of the candidates that qualify; returns their person ids."""
     made: list[int] = []
+    unrouted: list[int] = []
     scores = scores or {}
     people = set(touches_by_person) | set(scores)
     states = identity.people_state(c.conn, people)
@@ -83,7 +84,13 @@ def promote(
             with c.conn.begin_nested():
                 make_mql(c, person_id, reason=reason, fast_track=fast, at=at)
         except ValidationFailed as exc:
-            logger.warning("MQL %s not routed: %s", person_id, exc)
+            if not unrouted:
+                why = exc
+            unrouted.append(person_id)
             move(c, person_id, Stage.MQL, reason=f"{reason} (not routed: {exc.message})", at=at)
         made.append(person_id)
+    if unrouted:  # one line per call, not per MQL: a workspace without reps would flood the log
+        logger.warning(
+            "%d MQL(s) not routed (first: person %s): %s", len(unrouted), unrouted[0], why
+        )
     return made
