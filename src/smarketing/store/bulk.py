@@ -18,12 +18,6 @@ def insert_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) ->
         conn.execute(TABLES[table].insert(), list(rows))
 
 
-def next_id(conn: Connection, table: str) -> int:
-    """The next free id of `table`, for generators that assign ids themselves."""
-    t = TABLES[table]
-    return int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()) + 1
-
-
 def count(conn: Connection, table: str) -> int:
     return int(conn.execute(select(func.count()).select_from(TABLES[table])).scalar_one())
 

@@ -81,10 +81,3 @@ def update_deal(conn: Connection, deal_id: int, values: dict[str, Any], now: dat
     found = get(conn, deal_id)
     assert found is not None
     return found
-
-
-def won_for_person(conn: Connection, person_id: int) -> int:
-    rows = conn.execute(
-        select(deals.c.id).where(deals.c.person_id == person_id, deals.c.status == "won")
-    )
-    return len(list(rows))

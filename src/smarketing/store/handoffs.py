@@ -95,18 +95,6 @@ def get(conn: Connection, handoff_id: int) -> Handoff | None:
     return _handoff(row, _clocks(conn, [row.id])[row.id]) if row else None
 
 
-def open_for_person(conn: Connection, person_id: int) -> Handoff | None:
-    row = conn.execute(
-        select(handoffs)
-        .where(
-            handoffs.c.person_id == person_id,
-            handoffs.c.status.in_([s.value for s in OPEN_STATUSES]),
-        )
-        .order_by(handoffs.c.id.desc())
-    ).first()
-    return _handoff(row, _clocks(conn, [row.id])[row.id]) if row else None
-
-
 def list_page(
     conn: Connection, f: HandoffFilter, *, cursor: str | None, limit: int
 ) -> Page[Handoff]:
@@ -159,10 +147,6 @@ def open_counts(conn: Connection) -> dict[int, int]:
         .group_by(handoffs.c.owner_id)
     )
     return {int(r[0]): int(r[1]) for r in rows if r[0] is not None}
-
-
-def count_all(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(handoffs)).scalar_one())
 
 
 def due_unbreached(conn: Connection, now: datetime) -> list[Row[Any]]:

@@ -50,29 +50,6 @@ def owners(conn: Connection, keys: Iterable[Key]) -> dict[Key, int]:
     return identity_owners(conn, keys)
 
 
-def create_person(conn: Connection, *, now: datetime, created_at: datetime) -> int:
-    new = conn.execute(
-        people.insert().values(created_at=created_at, updated_at=now, change_seq=0, traits={})
-    ).inserted_primary_key
-    assert new is not None
-    return int(new[0])
-
-
-def claim_identity(conn: Connection, person_id: int, key: Key, now: datetime) -> int:
-    """Give `key` to `person_id` unless someone already owns it; returns the owner."""
-    conn.execute(
-        insert_ignore(conn, identities).values(
-            person_id=person_id, kind=key[0], value=key[1], created_at=now
-        )
-    )
-    owner = conn.execute(
-        select(identities.c.person_id).where(
-            identities.c.kind == key[0], identities.c.value == key[1]
-        )
-    ).scalar_one()
-    return int(owner)
-
-
 def stage_of(conn: Connection, person_id: int) -> Stage | None:
     value = conn.execute(select(people.c.stage).where(people.c.id == person_id)).scalar()
     return Stage(value) if value else None

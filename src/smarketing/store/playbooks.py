@@ -42,13 +42,6 @@ def version_by_hash(conn: Connection, content_hash: str) -> PlaybookVersion | No
     return _version(conn, row) if row else None
 
 
-def version_by_number(conn: Connection, number: int) -> PlaybookVersion | None:
-    row = conn.execute(
-        select(playbook_versions).where(playbook_versions.c.number == number)
-    ).first()
-    return _version(conn, row) if row else None
-
-
 def register_version(
     conn: Connection, *, content_hash: str, text: str, now: datetime, actor: str
 ) -> PlaybookVersion:

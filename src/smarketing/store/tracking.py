@@ -225,19 +225,6 @@ def insert_touchpoints(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
         insert_many(conn, touchpoints, columns, [tuple(r.values()) for r in rows])
 
 
-def attach_anonymous_touches(
-    conn: Connection, anonymous_ids: Iterable[str], person_id: int
-) -> None:
-    """Earlier touches of these anonymous ids that have no person yet join `person_id`."""
-    ids = sorted(set(anonymous_ids))
-    if ids:
-        conn.execute(
-            update(touchpoints)
-            .where(touchpoints.c.anonymous_id.in_(ids), touchpoints.c.person_id.is_(None))
-            .values(person_id=person_id)
-        )
-
-
 def account_by(
     conn: Connection, *, group_id: str | None = None, domain: str | None = None
 ) -> int | None:
@@ -294,33 +281,6 @@ def upsert_account(
             .values(**fields, updated_at=now, change_seq=accounts.c.change_seq + 1)
         )
     return account_id
-
-
-def link_person_to_account(
-    conn: Connection, person_id: int, account_id: int, now: datetime
-) -> None:
-    conn.execute(
-        update(people)
-        .where(people.c.id == person_id, people.c.account_id.is_distinct_from(account_id))
-        .values(account_id=account_id, updated_at=now, change_seq=people.c.change_seq + 1)
-    )
-    conn.execute(
-        update(touchpoints)
-        .where(touchpoints.c.person_id == person_id, touchpoints.c.account_id.is_(None))
-        .values(account_id=account_id)
-    )
-
-
-def person_account(conn: Connection, person_ids: Sequence[int]) -> dict[int, int | None]:
-    rows = conn.execute(select(people.c.id, people.c.account_id).where(people.c.id.in_(person_ids)))
-    return {r.id: r.account_id for r in rows}
-
-
-def count_events(conn: Connection, source_id: int | None = None) -> int:
-    query = select(func.count()).select_from(events)
-    if source_id is not None:
-        query = query.where(events.c.source_id == source_id)
-    return int(conn.execute(query).scalar_one())
 
 
 def attach_anonymous(conn: Connection, person_of: Mapping[str, int]) -> None:

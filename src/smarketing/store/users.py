@@ -58,11 +58,6 @@ def add_user(
     return User(id=new_id[0], email=email, name=name, role=role, manager_id=manager_id)
 
 
-def user_by_id(conn: Connection, user_id: int) -> User | None:
-    row = conn.execute(select(users).where(users.c.id == user_id)).first()
-    return _user(row) if row else None
-
-
 def user_by_email(conn: Connection, email: str) -> User | None:
     row = conn.execute(select(users).where(users.c.email == email)).first()
     return _user(row) if row else None
