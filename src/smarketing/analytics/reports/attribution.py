@@ -25,32 +25,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from smarketing.analytics.attribution import AttributionSettings, attribute_journeys
-from smarketing.analytics.attribution.arrays import int_values
 from smarketing.analytics.attribution.bootstrap import (
     DEFAULT_REPLICATES,
     check_interval,
     percentile_interval,
 )
-from smarketing.analytics.attribution.cell_credit import (
-    CHAIN_KEYS,
-    CHAIN_SUMS,
-    CREDIT_KEYS,
-    CREDIT_SUMS,
-    ChainCells,
-    Credit,
-    Grouping,
-    rule_credits,
-    sorted_cells,
-    summed,
-    token_index,
-)
-from smarketing.analytics.attribution.journey_cells import (
-    chain_cells,
-    credit_cells,
-    recent_cells,
+from smarketing.analytics.attribution.journey_rows import (
+    content_names,
+    converting_rows,
+    recent_rows,
+    token_names,
 )
 from smarketing.analytics.attribution.journeys import (
     CONVERSION_KINDS,
@@ -58,9 +44,19 @@ from smarketing.analytics.attribution.journeys import (
     JourneyQuery,
 )
 from smarketing.analytics.attribution.models import ModelName
+from smarketing.analytics.attribution.report_credit import KindCredit, grouped_credits
+from smarketing.analytics.attribution.report_paths import (
+    ConvertingPaths,
+    TokenNames,
+    sorted_paths,
+)
+from smarketing.analytics.attribution.report_paths import (
+    token_names as names_of_tokens,
+)
 from smarketing.analytics.attribution.result import channel_order
 from smarketing.analytics.attribution.touch_paths import touch_paths
 from smarketing.analytics.reports.registry import ReportContext, ReportDef, Sections, register
+from smarketing.analytics.tables import Tables
 from smarketing.playbook.schema import Attribution
 
 MODELS: tuple[ModelName, ...] = (
@@ -76,11 +72,11 @@ MODELS: tuple[ModelName, ...] = (
     "shapley",
 )
 BOOTSTRAP_SEED = 0
-CELL_ROW_CAP = 5_000_000
-"""Row cap of the cell queries: bounded by the touches of the period's converting journeys
-(a few rows per token, path shape and bootstrap group), never one row per touch of everyone."""
+ROW_CAP = 50_000_000
+"""Row cap of the journey queries: one row per touch in the lookback windows of the period
+(about 6M at a million people with 20M touches a year)."""
 BOOTSTRAP_GROUPS = 100
-"""Random groups of journeys the bootstrap resamples (see `attribution.cell_credit`)."""
+"""Random groups of journeys the bootstrap resamples (see `attribution.report_credit`)."""
 CREDIT_SCHEMA = pa.schema(
     [
         ("conversion", pa.string()),
@@ -110,80 +106,105 @@ def _build(ctx: ReportContext) -> Sections:
     if ctx.options.ci is not None:  # before any query runs
         check_interval(ctx.options.ci, DEFAULT_REPLICATES)
     settings = ctx.playbook.attribution
-    groups = BOOTSTRAP_GROUPS if ctx.options.ci is not None else 1
-    sections: Sections = {}
-    for kind in CONVERSION_KINDS:
-        query = JourneyQuery(
-            kind=kind,
-            per=settings.per,
-            lookback_days=settings.lookback_days,
-            start=ctx.period.start_at,
-            end=ctx.period.end_at,
-        )
-        sections[f"{kind}:credit"] = credit_cells(
-            ctx.tables,
-            query,
-            won=kind == "won",
-            half_life_days=settings.time_decay_half_life_days,
-            buckets=groups,
-        )
-        sections[f"{kind}:chain"] = chain_cells(ctx.tables, query, buckets=groups)
-    sections["recent"] = recent_cells(ctx.tables, query, buckets=groups)  # for every kind
-    return sections
+    query = JourneyQuery(
+        per=settings.per,
+        lookback_days=settings.lookback_days,
+        start=ctx.period.start_at,
+        end=ctx.period.end_at,
+    )
+    return journey_sections(ctx.tables, query)
 
 
-def cell_rows(
-    credit: pa.Table,
-    chain: pa.Table,
+def journey_sections(tables: Tables, query: JourneyQuery) -> Sections:
+    """The engine's part: token names and the sorted journey rows of every kind."""
+    return {
+        "names": token_names(tables),
+        "content": content_names(tables),
+        "converting": converting_rows(tables, query),
+        "recent": recent_rows(tables, query),
+    }
+
+
+def journey_credit_rows(
+    results: dict[str, pa.Table],
     *,
     settings: AttributionSettings,
     ci: float | None,
     replicates: int = DEFAULT_REPLICATES,
     groups: int = BOOTSTRAP_GROUPS,
-) -> list[dict[str, object]]:
-    """Every model's credit per token of one kind and dimension, from its engine cells (the
-    chain cells of `recent_cells` and `chain_cells` together); the rows of `credit_rows` over
-    the same journeys (intervals: see `cell_credit`)."""
-    if credit.num_rows == 0:
-        return []
-    point_credit = summed(credit, CREDIT_KEYS, CREDIT_SUMS)
-    point_chain = _counted(summed(chain, CHAIN_KEYS, CHAIN_SUMS))
-    names = sorted(
-        {
-            *pc.unique(point_credit["token"]).to_pylist(),
-            *pc.unique(point_chain["token"]).to_pylist(),
-            *pc.unique(point_chain["source"].drop_null()).to_pylist(),
-        }
-    )
-    point = _credits(point_credit, point_chain, names, 1, settings, np.ones((1, 1)))
-    intervals: dict[ModelName, tuple[Credit, Credit]] = {}
-    if ci is not None:
-        rng = np.random.default_rng(BOOTSTRAP_SEED)
-        weights = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=replicates)
-        samples = _credits(
-            sorted_cells(credit, ("bucket", *CREDIT_KEYS)),
-            _counted(summed(chain, ("bucket", *CHAIN_KEYS), CHAIN_SUMS)),
+) -> dict[tuple[str, str], list[dict[str, object]]]:
+    """Per kind and dimension, every model's credit per token from the report's sections:
+    the rows of `credit_rows` over the same journeys (intervals: see `report_credit`)."""
+    names = names_of_tokens(results["names"], results["content"])
+    recent = sorted_paths(results["recent"], ("journey",), names)
+    converting = ConvertingPaths.of(results["converting"], names, len(CONVERSION_KINDS))
+
+    def credits(n_groups: int) -> dict[tuple[str, str], KindCredit]:
+        return grouped_credits(  # type: ignore[return-value]
+            recent,
+            converting,
             names,
-            groups,
-            settings,
-            weights.astype(np.float64),
+            kinds=CONVERSION_KINDS,
+            models=MODELS,
+            settings=settings,
+            groups=n_groups,
         )
-        intervals = {
-            model: (percentile_interval(conv, ci), percentile_interval(value, ci))
-            for model, (conv, value) in samples.items()
-        }
-    shown = np.zeros(len(names), dtype=np.bool_)
-    shown[token_index(pc.unique(credit["token"]), names)] = True
+
+    point = credits(1)
+    grouped = credits(groups) if ci is not None else {}
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    weights = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=replicates)
+    out: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for k, kind in enumerate(CONVERSION_KINDS):
+        first, last = converting.kind_bounds[k], converting.kind_bounds[k + 1]
+        touches = slice(int(converting.paths.offsets[first]), int(converting.paths.offsets[last]))
+        for dim in DIMENSIONS:
+            if first == last:
+                out[(kind, dim)] = []
+                continue
+            intervals = (
+                _intervals(grouped[(kind, dim)], weights.astype(np.float64), ci)
+                if ci is not None
+                else {}
+            )
+            out[(kind, dim)] = _rows(
+                point[(kind, dim)], names[dim], converting.paths.tokens[dim][touches], intervals
+            )
+    return out
+
+
+Interval = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _intervals(credit: KindCredit, weights: np.ndarray, ci: float) -> dict[ModelName, Interval]:
+    out: dict[ModelName, Interval] = {}
+    for model in MODELS:
+        conversions, value = credit.credit(model, weights)
+        out[model] = (percentile_interval(conversions, ci), percentile_interval(value, ci))
+    return out
+
+
+def _rows(
+    credit: KindCredit,
+    names: TokenNames,
+    converting_tokens: np.ndarray,
+    intervals: dict[ModelName, Interval],
+) -> list[dict[str, object]]:
+    one = np.ones((1, 1))
+    point = {model: credit.credit(model, one) for model in MODELS}
+    shown = np.zeros(len(names.names), dtype=np.bool_)
+    shown[converting_tokens] = True
     for conversions, value in point.values():
         shown |= (conversions[0] > 0) | (value[0] > 0)
-    index = {name: i for i, name in enumerate(names)}
-    listed = [index[name] for name in channel_order([names[i] for i in np.flatnonzero(shown)])]
+    index = {name: i for i, name in enumerate(names.names)}
+    shown_names = [names.names[i] for i in np.flatnonzero(shown)]
+    listed = [index[name] for name in channel_order(shown_names)]
     rows: list[dict[str, object]] = []
     for model in MODELS:
         for i in listed:
             row: dict[str, object] = {
                 "model": model,
-                "channel": names[i],
+                "channel": names.names[i],
                 "conversions": float(point[model][0][0, i]),
                 "value": float(point[model][1][0, i]),
             }
@@ -197,43 +218,6 @@ def cell_rows(
                 }
             rows.append(row)
     return rows
-
-
-def _credits(
-    credit: pa.Table,
-    chain: pa.Table,
-    names: list[str],
-    groups: int,
-    settings: AttributionSettings,
-    weights: np.ndarray,
-) -> dict[ModelName, Credit]:
-    """Per model: credits per replicate (rows of `weights`, one weight per group) and token."""
-    group = _groups(credit, groups)
-    grouping = Grouping(
-        group=group,
-        token=token_index(credit["token"], names),
-        n_groups=groups,
-        n_tokens=len(names),
-    )
-    per_group = rule_credits(credit, grouping, MODELS, settings)
-    out: dict[ModelName, Credit] = {
-        model: (weights @ conv, weights @ value) for model, (conv, value) in per_group.items()
-    }
-    cells = ChainCells.of(chain, names, _groups(chain, groups), groups)
-    markov = [cells.credit(row) for row in weights]
-    out["markov"] = (np.vstack([c for c, _ in markov]), np.vstack([v for _, v in markov]))
-    return out
-
-
-def _counted(chain: pa.Table) -> pa.Table:
-    """Chain cells whose journeys did not all cancel out (converting journeys taken back)."""
-    return chain.filter(pc.not_equal(chain["journeys"], 0))
-
-
-def _groups(cells: pa.Table, groups: int) -> np.ndarray:
-    if groups == 1:
-        return np.zeros(cells.num_rows, dtype=np.int64)
-    return int_values(cells["bucket"].combine_chunks())
 
 
 def credit_rows(
@@ -260,21 +244,14 @@ def credit_rows(
 
 
 def _finish(ctx: ReportContext, results: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    settings = settings_from_playbook(ctx.playbook.attribution)
-    ci = ctx.options.ci
-    rows: list[dict[str, object]] = []
-    for kind in CONVERSION_KINDS:
-        credit = results[f"{kind}:credit"]
-        chain = pa.concat_tables([results["recent"], results[f"{kind}:chain"]])
-        for dimension in DIMENSIONS:
-            mine = pc.equal(credit["dimension"], dimension)
-            steps = pc.equal(chain["dimension"], dimension)
-            for row in cell_rows(
-                credit.filter(mine), chain.filter(steps), settings=settings, ci=ci
-            ):
-                rows.append(
-                    {"conversion": kind, "dimension": dimension, "credited": row["channel"], **row}
-                )
+    by_kind = journey_credit_rows(
+        results, settings=settings_from_playbook(ctx.playbook.attribution), ci=ctx.options.ci
+    )
+    rows = [
+        {"conversion": kind, "dimension": dimension, "credited": row["channel"], **row}
+        for (kind, dimension), credited in by_kind.items()
+        for row in credited
+    ]
     table = pa.Table.from_pylist(
         [{name: row.get(name) for name in CREDIT_SCHEMA.names} for row in rows],
         schema=CREDIT_SCHEMA,
@@ -291,6 +268,6 @@ register(
         build=_build,
         finish=_finish,
         options=frozenset({"ci"}),
-        max_rows=CELL_ROW_CAP,
+        max_rows=ROW_CAP,
     )
 )
