@@ -28,6 +28,7 @@ from smarketing.analytics.reports.attribution import (
     journey_sections,
     settings_from_playbook,
 )
+from smarketing.analytics.reports.registry import ReportOptions
 from smarketing.analytics.tables import unbound
 from smarketing.services import reports
 from smarketing.services.workspace import Workspace
@@ -78,3 +79,11 @@ def test_journey_rows_credit_like_the_touch_rows(
     finally:
         engine.close()
     assert compared > 0
+
+
+def test_a_period_without_conversions_gives_no_credit(demo_ws: Workspace) -> None:
+    for options in (ReportOptions(), ReportOptions(ci=0.9)):
+        result = reports.run_report(
+            demo_ws, "attribution", period="2024-Q1", report_options=options
+        )
+        assert result.sections["credits"].num_rows == 0

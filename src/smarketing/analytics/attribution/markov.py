@@ -217,8 +217,34 @@ def effects_of_counts(
     transitions = np.zeros((n, n), dtype=np.float64)
     transitions[edge_from, edge_to] = edge_counts / safe[edge_from]
     rewards = np.stack([converted / safe, converted_value / safe], axis=1)
-    fundamental = np.linalg.inv(np.eye(n) - transitions)
+    fundamental: FloatArray = np.asarray(np.linalg.inv(np.eye(n) - transitions), dtype=np.float64)
     absorbed = fundamental @ rewards
+    if removed_states and all(removed.size == 1 for removed in removed_states):
+        effects = _single_state_effects(fundamental, absorbed, removed_states)
+    else:
+        effects = _effects(fundamental, absorbed, removed_states)
+    effects = np.clip(effects, 0.0, 1.0)
+    return RemovalEffects(conversions=effects[:, 0], value=effects[:, 1])
+
+
+def _single_state_effects(
+    fundamental: FloatArray, absorbed: FloatArray, removed_states: tuple[IntArray, ...]
+) -> FloatArray:
+    """Removal effects when each channel is one state (order 1): the block solve of
+    `_effects` is a division by N[s, s]."""
+    states = np.concatenate(removed_states)
+    at_start = absorbed[0]
+    scale = fundamental[0, states] / fundamental[states, states]
+    correction: FloatArray = scale[:, None] * absorbed[states]
+    effects: FloatArray = np.divide(
+        correction, at_start, out=np.zeros_like(correction), where=at_start > 0
+    )
+    return effects
+
+
+def _effects(
+    fundamental: FloatArray, absorbed: FloatArray, removed_states: tuple[IntArray, ...]
+) -> FloatArray:
     at_start = absorbed[0]
     effects = np.zeros((len(removed_states), 2), dtype=np.float64)
     for channel, removed in enumerate(removed_states):
@@ -228,8 +254,7 @@ def effects_of_counts(
         correction = fundamental[0, removed] @ np.linalg.solve(block, absorbed[removed])
         lost = np.divide(correction, at_start, out=np.zeros(2), where=at_start > 0)
         effects[channel] = lost
-    effects = np.clip(effects, 0.0, 1.0)
-    return RemovalEffects(conversions=effects[:, 0], value=effects[:, 1])
+    return effects
 
 
 def markov_credit(

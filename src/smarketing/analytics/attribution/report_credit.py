@@ -24,7 +24,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from smarketing.analytics.attribution.arrays import BoolArray, FloatArray, IntArray
+from smarketing.analytics.attribution.arrays import (
+    BoolArray,
+    ChannelIdArray,
+    FloatArray,
+    IntArray,
+)
 from smarketing.analytics.attribution.heuristics import touch_shares
 from smarketing.analytics.attribution.journeys import DIMENSIONS, Dimension
 from smarketing.analytics.attribution.markov import ChainCounts, effects_of_counts, markov_credit
@@ -163,20 +168,21 @@ class ChainSteps:
     """Per path: the state it ends in."""
 
     @classmethod
-    def of(cls, paths: SortedPaths, state: IntArray, n_states: int) -> ChainSteps:
+    def of(cls, paths: SortedPaths, state: ChannelIdArray, n_states: int) -> ChainSteps:
         starts = paths.offsets[:-1]
-        keep = np.ones(state.size, dtype=np.bool_)
+        keep = np.empty(state.size, dtype=np.bool_)
         np.not_equal(state[1:], state[:-1], out=keep[1:])
         keep[starts] = True
-        previous = np.empty_like(state)
-        previous[1:] = state[:-1]
-        previous[starts] = 0
-        kept_before = np.zeros(state.size + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept_before[1:])
+        step_offsets = np.zeros(starts.size + 1, dtype=np.int64)
+        if starts.size:
+            np.cumsum(np.add.reduceat(keep, starts, dtype=np.int64), out=step_offsets[1:])
+        kept = np.flatnonzero(keep)
+        previous = state[kept - 1].astype(np.int64)
+        previous[step_offsets[:-1]] = 0
         return cls(
-            code=previous[keep] * n_states + state[keep],
-            step_offsets=kept_before[paths.offsets],
-            last=state[paths.offsets[1:] - 1] if state.size else state,
+            code=previous * n_states + state[kept],
+            step_offsets=step_offsets,
+            last=state[paths.offsets[1:] - 1].astype(np.int64),
         )
 
     def path_of_step(self) -> IntArray:
@@ -228,7 +234,7 @@ class Chain:
         for touches in tokens:
             seen[touches] = True
         token_of_state = np.concatenate([[0], np.flatnonzero(seen)]).astype(np.int64)
-        state_of_token = np.cumsum(seen).astype(np.int64)
+        state_of_token = np.cumsum(seen, dtype=np.int32)
         n = token_of_state.size
         recent_steps = ChainSteps.of(recent, state_of_token[tokens[0]], n)
         converting_steps = ChainSteps.of(converting, state_of_token[tokens[1]], n)
