@@ -69,7 +69,8 @@ def run(path: Path, period: str, ci: float | None, today: date) -> None:
     print(
         f"{label}: report {total:.2f} s ({credits.num_rows:,} credit rows); phases: build "
         f"{t1 - t0:.2f} s, engine queries + transfer {t2 - t1:.2f} s ({len(results)} queries, "
-        f"{rows:,} cell rows), models {'+ bootstrap ' if ci else ''}in numpy {t3 - t2:.2f} s"
+        f"{rows:,} rows), paths and models {'+ bootstrap ' if ci else ''}in numpy "
+        f"{t3 - t2:.2f} s"
     )
 
 

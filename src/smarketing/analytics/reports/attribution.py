@@ -5,17 +5,18 @@ campaign, content, team), the journeys of `attribution.journeys` (per person or 
 within the playbook's lookback) are credited by every model of
 `smarketing.analytics.attribution` with the playbook's settings. The milestones of `w_shaped`
 and `full_path` are the touches at or before the stored lead and opportunity transitions (see
-`attribution.touch_paths`). At scale no journey leaves the engine: per kind, it returns the
-small cells of `attribution.journey_cells` for all four dimensions (plus one query of recent
-steps shared by the kinds), and `attribution.cell_credit` turns them into the same credits as
-`credit_rows` over the touch rows (which the per-deal breakdown and the tests still use).
+`attribution.touch_paths`). At scale the engine only joins and sorts: two queries of
+`attribution.journey_rows` return the converting journeys of every kind and every journey's
+recent touches as sorted rows with integer tokens; `attribution.report_paths` cuts them into
+paths and `attribution.report_credit` gives the same credits as `credit_rows` over the touch
+rows (which the per-deal breakdown and the tests still use).
 
 Invariant: per conversion kind, dimension and model, credits sum to the conversions (and
 revenue) of the period that have at least one touch in their lookback window.
 
 With a confidence level (`--ci 0.95`, `?ci=0.95`) every row also gets seeded bootstrap
 percentile intervals (`conversions_low/high`, `value_low/high`) from `BOOTSTRAP_GROUPS` random
-groups of journeys (see `cell_credit`); the same data gives the same intervals on every engine.
+groups of journeys (see `report_credit`); the same data gives the same intervals on every engine.
 Without one, those columns are empty. The level is a choice of the run, not of the playbook: it
 changes no credit, and the bootstrap repeats every model's fit (Markov's solve included)
 `DEFAULT_REPLICATES` times, which a report over thousands of campaigns should not pay unasked.
