@@ -16,12 +16,12 @@ engine runs them):
   the period (Markov's journeys, as if none converted), sorted by (journey, occurred_at, touch
   id): journey and tokens.
 
-Tokens are integers: channel, campaign and team by the `dense_rank` (from 1; 0 for a null) of
-the raw value among all touchpoints (a join with the distinct values is cheaper than strings), the same in every query and listed by `token_names`;
-content by the touchpoint's content item id (0 for none), named by `content_names`. The
-definitions (lookback, milestones, whole seconds) are those of `journeys.journey_touches`,
-which the per-deal breakdown and the export read; a test checks that both give the same
-credits.
+Tokens are integers (a join with the distinct values costs less than moving strings): channel,
+campaign and team by the `dense_rank` (from 1; 0 for a null) of the raw value among all
+touchpoints, the same in every query and listed by `token_names`; content by the touchpoint's
+content item id (0 for none), named by `content_names`. The definitions (lookback, milestones,
+whole seconds) are those of `journeys.journey_touches`, which the per-deal breakdown and the
+export read; a test checks that both give the same credits.
 """
 
 from __future__ import annotations

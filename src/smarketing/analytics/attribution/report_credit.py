@@ -102,8 +102,8 @@ class KindPaths:
             path_of_touch=converting.paths.path_of_touch[touches] - first,
         )
 
-    def with_tokens(self, names: Sequence[str], tokens: IntArray) -> JourneyPaths:
-        return replace(self.paths, channels=tuple(names), touches=tokens.astype(np.int32))
+    def with_tokens(self, names: Sequence[str], tokens: ChannelIdArray) -> JourneyPaths:
+        return replace(self.paths, channels=tuple(names), touches=tokens)
 
     def mask(self, n_paths: int) -> BoolArray:
         """This kind's paths among all `n_paths` converting paths."""
@@ -124,7 +124,7 @@ class KindPaths:
 def rule_credits(
     kind: KindPaths,
     names: Sequence[str],
-    tokens: IntArray,
+    tokens: ChannelIdArray,
     models: Sequence[ModelName],
     settings: AttributionSettings,
     shape_shares: dict[ModelName, FloatArray],
@@ -169,19 +169,15 @@ class ChainSteps:
 
     @classmethod
     def of(cls, paths: SortedPaths, state: ChannelIdArray, n_states: int) -> ChainSteps:
-        starts = paths.offsets[:-1]
-        keep = np.empty(state.size, dtype=np.bool_)
-        np.not_equal(state[1:], state[:-1], out=keep[1:])
-        keep[starts] = True
-        step_offsets = np.zeros(starts.size + 1, dtype=np.int64)
-        if starts.size:
-            np.cumsum(np.add.reduceat(keep, starts, dtype=np.int64), out=step_offsets[1:])
+        keep = paths.is_start.copy()
+        keep[1:] |= state[1:] != state[:-1]
         kept = np.flatnonzero(keep)
+        step_starts = np.flatnonzero(paths.is_start[kept])
         previous = state[kept - 1].astype(np.int64)
-        previous[step_offsets[:-1]] = 0
+        previous[step_starts] = 0
         return cls(
             code=previous * n_states + state[kept],
-            step_offsets=step_offsets,
+            step_offsets=np.append(step_starts, kept.size).astype(np.int64),
             last=state[paths.offsets[1:] - 1].astype(np.int64),
         )
 
@@ -224,7 +220,7 @@ class Chain:
         cls,
         recent: SortedPaths,
         converting: SortedPaths,
-        tokens: tuple[IntArray, IntArray],
+        tokens: tuple[ChannelIdArray, ChannelIdArray],
         n_tokens: int,
         recent_group: IntArray,
         groups: int,

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smarketing.analytics.attribution.arrays import (
+    BoolArray,
+    ChannelIdArray,
     FloatArray,
     IntArray,
     bool_values,
@@ -43,7 +45,7 @@ class TokenNames:
     """One dimension's token names, and the token index of every raw id."""
 
     names: tuple[str, ...]
-    by_raw: IntArray
+    by_raw: ChannelIdArray
     """Raw id -> index into `names`; ids past its end (no such row) read as id 0."""
 
     @classmethod
@@ -52,12 +54,12 @@ class TokenNames:
         cleaned = {raw: _clean(label, null_name) for raw, label in labels.items()}
         names = tuple(sorted({null_name, *cleaned.values()}))
         index = {name: i for i, name in enumerate(names)}
-        by_raw = np.full(max(labels, default=0) + 1, index[null_name], dtype=np.int64)
+        by_raw = np.full(max(labels, default=0) + 1, index[null_name], dtype=np.int32)
         for raw, name in cleaned.items():
             by_raw[raw] = index[name]
         return cls(names=names, by_raw=by_raw)
 
-    def index(self, raw: IntArray) -> IntArray:
+    def index(self, raw: IntArray) -> ChannelIdArray:
         by_raw = self.by_raw
         top = int(raw.max(initial=0)) + 1
         if top > by_raw.size:  # an id with no row (a deleted content item): no token
@@ -113,9 +115,11 @@ class SortedPaths:
     offsets: IntArray
     journey: IntArray
     """Per path: the person or account."""
-    tokens: dict[Dimension, IntArray]
+    tokens: dict[Dimension, ChannelIdArray]
     """Per dimension, per touch: index into that dimension's `TokenNames.names`."""
     path_of_touch: IntArray
+    is_start: BoolArray
+    """Per touch: the first of its path."""
 
     @property
     def n_paths(self) -> int:
@@ -126,11 +130,12 @@ class SortedPaths:
         return np.diff(self.offsets)
 
 
-
 def sorted_paths(
     table: pa.Table, keys: tuple[str, ...], names: dict[Dimension, TokenNames]
 ) -> SortedPaths:
     offsets = path_offsets(table, keys)
+    is_start = np.zeros(table.num_rows, dtype=np.bool_)
+    is_start[offsets[:-1]] = True
     journey = _ints(table, "journey")
     lengths = np.diff(offsets)
     return SortedPaths(
@@ -138,6 +143,7 @@ def sorted_paths(
         journey=journey[offsets[:-1]],
         tokens={dim: names[dim].index(_ints(table, f"tok_{dim}")) for dim in DIMENSIONS},
         path_of_touch=np.repeat(np.arange(lengths.size, dtype=np.int64), lengths),
+        is_start=is_start,
     )
 
 
