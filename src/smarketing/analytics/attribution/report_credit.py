@@ -205,8 +205,8 @@ class Chain:
     """State s >= 1 is token token_of_state[s] (entry 0 unused)."""
     edge_codes: IntArray
     """Sorted distinct edge codes; an edge's index is its rank here."""
-    dense: bool
-    """Edge codes are below n_states ** 2 <= DENSE_EDGE_LIMIT: counted by code, then picked."""
+    edge_lookup: ChannelIdArray | None
+    """Edge code -> edge index, when n_states ** 2 <= DENSE_EDGE_LIMIT."""
     recent: ChainSteps
     converting: ChainSteps
     base: ChainCounts
@@ -234,59 +234,52 @@ class Chain:
         n = token_of_state.size
         recent_steps = ChainSteps.of(recent, state_of_token[tokens[0]], n)
         converting_steps = ChainSteps.of(converting, state_of_token[tokens[1]], n)
-        dense = n * n <= DENSE_EDGE_LIMIT
-        if dense:
+        lookup: ChannelIdArray | None = None
+        if n * n <= DENSE_EDGE_LIMIT:
             seen_edges = np.bincount(recent_steps.code, minlength=n * n) > 0
             seen_edges[converting_steps.code] = True
             edge_codes = np.flatnonzero(seen_edges).astype(np.int64)
+            lookup = np.zeros(n * n, dtype=np.int32)
+            lookup[edge_codes] = np.arange(edge_codes.size, dtype=np.int32)
         else:
             edge_codes = np.union1d(recent_steps.code, converting_steps.code).astype(np.int64)
         chain = cls(
             token_of_state=token_of_state,
             edge_codes=edge_codes,
-            dense=dense,
+            edge_lookup=lookup,
             recent=recent_steps,
             converting=converting_steps,
             base=_no_counts(),
         )
-        return replace(chain, base=chain.counts(recent_steps, recent_group, groups, sign=1.0))
+        return replace(chain, base=chain.recent_counts(recent_group, groups))
 
-    def counts(
-        self,
-        steps: ChainSteps,
-        group: IntArray,
-        groups: int,
-        *,
-        sign: float,
-        value: FloatArray | None = None,
-    ) -> ChainCounts:
-        """Per group: the paths' journeys (`sign` each) per edge and per state they end in;
-        with `value` (per path) they converted: their conversions and value per end state.
-        `group`: per path."""
-        n_edges, n_states = self.edge_codes.size, self.n_states
+    def bins(self, steps: ChainSteps, group: IntArray, groups: int) -> tuple[IntArray, IntArray]:
+        """Per step its (group, edge) bin, per path its (group, end state) bin; `group` is
+        per path."""
+        if self.edge_lookup is not None:
+            edge = self.edge_lookup[steps.code].astype(np.int64)
+        else:
+            edge = np.searchsorted(self.edge_codes, steps.code).astype(np.int64)
         if groups == 1:
-            step_bin, end_bin = steps.code, steps.last
+            return edge, steps.last
+        edge += group[steps.path_of_step()] * self.edge_codes.size
+        return edge, group * self.n_states + steps.last
+
+    def recent_counts(self, group: IntArray, groups: int) -> ChainCounts:
+        """The recent journeys' counts per group, as if none converted."""
+        n_edges, n_states = self.edge_codes.size, self.n_states
+        if groups == 1 and self.edge_lookup is not None:  # count by code, then pick the edges
+            per_code = np.bincount(self.recent.code, minlength=n_states * n_states)
+            edge_counts = _as_floats(per_code[self.edge_codes].reshape(1, -1))
+            end_bin = self.recent.last
         else:
-            step_bin = group[steps.path_of_step()] * (n_states * n_states) + steps.code
-            end_bin = group * n_states + steps.last
-        if self.dense:
-            per_code = np.bincount(step_bin, minlength=groups * n_states * n_states)
-            edge_counts = per_code.reshape(groups, -1)[:, self.edge_codes]
-        else:
-            edge = np.searchsorted(self.edge_codes, steps.code)
-            if groups > 1:
-                edge = group[steps.path_of_step()] * n_edges + edge
-            edge_counts = np.bincount(edge, minlength=groups * n_edges).reshape(groups, -1)
-        ended: FloatArray = sign * _add(end_bin, None, groups, n_states)
-        if value is None:
-            converted = converted_value = np.zeros_like(ended)
-        else:
-            converted = ended
-            converted_value = _add(end_bin, sign * value, groups, n_states)
+            edge_bin, end_bin = self.bins(self.recent, group, groups)
+            edge_counts = _add(edge_bin, None, groups, n_edges)
+        ended = _add(end_bin, None, groups, n_states)
         return ChainCounts(
-            edge_counts=sign * np.asarray(edge_counts, dtype=np.float64),
-            converted=converted,
-            converted_value=converted_value,
+            edge_counts=edge_counts,
+            converted=np.zeros_like(ended),
+            converted_value=np.zeros_like(ended),
             ended=ended,
         )
 
@@ -300,13 +293,29 @@ class Chain:
     ) -> ChainCounts:
         """A kind's counts per group: the recent journeys, minus the recent paths of those
         that converted (`taken_back`), plus the kind's converting paths (`kind_paths`)."""
-        back = self.counts(
-            self.recent.only(taken_back), recent_group[taken_back], groups, sign=-1.0
+        back_edges, back_ends = self.bins(
+            self.recent.only(taken_back), recent_group[taken_back], groups
         )
-        added = self.counts(
-            self.converting.only(kind_paths), kind.group, groups, sign=1.0, value=kind.paths.value
+        added_edges, added_ends = self.bins(self.converting.only(kind_paths), kind.group, groups)
+        n_edges, n_states = self.edge_codes.size, self.n_states
+        edge_counts = self.base.edge_counts + _add(
+            np.concatenate([back_edges, added_edges]),
+            np.concatenate([np.full(back_edges.size, -1.0), np.ones(added_edges.size)]),
+            groups,
+            n_edges,
         )
-        return _summed(self.base, back, added)
+        ended = self.base.ended + _add(
+            np.concatenate([back_ends, added_ends]),
+            np.concatenate([np.full(back_ends.size, -1.0), np.ones(added_ends.size)]),
+            groups,
+            n_states,
+        )
+        return ChainCounts(
+            edge_counts=edge_counts,
+            converted=_add(added_ends, None, groups, n_states),
+            converted_value=_add(added_ends, kind.paths.value, groups, n_states),
+            ended=ended,
+        )
 
     def credit(self, counts: ChainCounts, weights: FloatArray, n_tokens: int) -> Credit:
         """Credit per token for each row of `weights` (one weight per group)."""
@@ -334,17 +343,8 @@ class Chain:
         return out_conv, out_value
 
 
-def _summed(*parts: ChainCounts) -> ChainCounts:
-    def total(name: str) -> FloatArray:
-        arrays: list[FloatArray] = [getattr(part, name) for part in parts]
-        return np.asarray(np.sum(arrays, axis=0), dtype=np.float64)
-
-    return ChainCounts(
-        edge_counts=total("edge_counts"),
-        converted=total("converted"),
-        converted_value=total("converted_value"),
-        ended=total("ended"),
-    )
+def _as_floats(counts: IntArray) -> FloatArray:
+    return np.asarray(counts, dtype=np.float64)
 
 
 def _no_counts() -> ChainCounts:
