@@ -113,8 +113,12 @@ def converting_rows(t: Tables, q: JourneyQuery) -> ir.Table:
     marks = milestones(t, q.per)
     conv = conv.left_join(marks, conv.journey == marks.m_journey).drop("m_journey")
     touches = _touches(t, q)
-    joined = touches.join(conv, touches.journey == conv.journey)
     lookback = ibis.interval(days=q.lookback_days)
+    if q.start is not None:  # implied by the join below; lets a time-ordered store skip blocks
+        touches = touches.filter(touches.occurred_at >= ibis.literal(q.start) - lookback)
+    if q.end is not None:
+        touches = touches.filter(touches.occurred_at < ibis.literal(q.end))
+    joined = touches.join(conv, touches.journey == conv.journey)
     rows = _with_token_ids(
         t,
         joined.filter(
