@@ -99,7 +99,7 @@ class KindPaths:
             touches=touches,
             journey=journey,
             group=journey_groups(journey, groups),
-            path_of_touch=converting.paths.path_of_touch[touches] - first,
+            path_of_touch=np.repeat(np.arange(lengths.size, dtype=np.int64), lengths),
         )
 
     def with_tokens(self, names: Sequence[str], tokens: ChannelIdArray) -> JourneyPaths:

@@ -96,8 +96,8 @@ def _ints(table: pa.Table, name: str) -> IntArray:
     return int_values(table[name].combine_chunks())
 
 
-def path_offsets(table: pa.Table, keys: tuple[str, ...]) -> IntArray:
-    """Start of every run of equal `keys` in sorted rows, and the row count at the end."""
+def path_starts(table: pa.Table, keys: tuple[str, ...]) -> BoolArray:
+    """Per row of sorted rows: whether it starts a run of equal `keys` (a path)."""
     n = table.num_rows
     new = np.zeros(n, dtype=np.bool_)
     if n:
@@ -105,7 +105,7 @@ def path_offsets(table: pa.Table, keys: tuple[str, ...]) -> IntArray:
         for key in keys:
             column = _ints(table, key)
             new[1:] |= column[1:] != column[:-1]
-    return np.append(np.flatnonzero(new), n).astype(np.int64)
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,6 @@ class SortedPaths:
     """Per path: the person or account."""
     tokens: dict[Dimension, ChannelIdArray]
     """Per dimension, per touch: index into that dimension's `TokenNames.names`."""
-    path_of_touch: IntArray
     is_start: BoolArray
     """Per touch: the first of its path."""
 
@@ -133,16 +132,12 @@ class SortedPaths:
 def sorted_paths(
     table: pa.Table, keys: tuple[str, ...], names: dict[Dimension, TokenNames]
 ) -> SortedPaths:
-    offsets = path_offsets(table, keys)
-    is_start = np.zeros(table.num_rows, dtype=np.bool_)
-    is_start[offsets[:-1]] = True
-    journey = _ints(table, "journey")
-    lengths = np.diff(offsets)
+    is_start = path_starts(table, keys)
+    offsets = np.append(np.flatnonzero(is_start), table.num_rows).astype(np.int64)
     return SortedPaths(
         offsets=offsets,
-        journey=journey[offsets[:-1]],
+        journey=_ints(table, "journey")[offsets[:-1]],
         tokens={dim: names[dim].index(_ints(table, f"tok_{dim}")) for dim in DIMENSIONS},
-        path_of_touch=np.repeat(np.arange(lengths.size, dtype=np.int64), lengths),
         is_start=is_start,
     )
 
