@@ -29,6 +29,14 @@ def weighted_count(index: NDArray[Any], weights: Any, size: int) -> FloatArray:
     return np.asarray(np.bincount(index, weights=weights, minlength=size), dtype=np.float64)
 
 
+def grouped_count(
+    index: NDArray[Any], weights: FloatArray | None, rows: int, columns: int
+) -> FloatArray:
+    """`weighted_count` into a rows x columns table (index = row * columns + column)."""
+    out = np.bincount(index, weights=weights, minlength=rows * columns)
+    return np.asarray(out, dtype=np.float64).reshape(rows, columns)
+
+
 def validity(array: pa.Array) -> BoolArray:
     """True where the Arrow array holds a value, False where it is null."""
     n = len(array)
