@@ -124,10 +124,6 @@ class SortedPaths:
     def n_paths(self) -> int:
         return int(self.offsets.size - 1)
 
-    @property
-    def lengths(self) -> IntArray:
-        return np.diff(self.offsets)
-
 
 def sorted_paths(
     table: pa.Table, keys: tuple[str, ...], names: dict[Dimension, TokenNames]
