@@ -7,13 +7,13 @@ too, marked as sales touches with the `Sales` channel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from smarketing.domain.channels import ChannelAssignment, ChannelOverride, TouchSignals, classify
+from smarketing.domain.channels import ChannelOverride, TouchSignals, classify
 from smarketing.domain.model import ContentKind
 from smarketing.domain.stages import TouchTeam
 from smarketing.domain.touches import SALES_CHANNEL, TouchKind, team_of
@@ -91,17 +91,44 @@ def _kind(event: SegmentEvent) -> TouchKind:
     return kind
 
 
+Channel = tuple[str, str, str | None, str | None, str | None]
+"""(channel, ruleset version, source, medium, campaign) of a touch."""
+
+
 @lru_cache(maxsize=32_768)
-def _classify(
-    signals: TouchSignals,
+def _channel(
+    campaign_items: tuple[tuple[Any, Any], ...] | None,
+    url: str | None,
+    referrer: str | None,
+    event_name: str | None,
+    sales: bool,
     overrides: tuple[ChannelOverride, ...],
     own_domains: tuple[str, ...],
     overrides_version: str,
-) -> ChannelAssignment:
-    """`classify`, memoised: traffic repeats a few thousand combinations of signals."""
-    return classify(
+) -> Channel:
+    """UTMs (from `context.campaign`, given as its items, else from the URL) and channel,
+    memoised: traffic repeats a few thousand combinations of them."""
+    utm = from_segment_campaign(dict(campaign_items)) if campaign_items is not None else None
+    if utm is None or not utm.has_utm:
+        utm = parse_utm(url) if url else None
+    campaign = utm.campaign if utm else None
+    if sales:
+        return SALES_CHANNEL, "sales", None, None, campaign
+    signals = TouchSignals(
+        source=utm.source if utm else None,
+        medium=utm.medium if utm else None,
+        campaign=campaign,
+        term=utm.term if utm else None,
+        content=utm.content if utm else None,
+        referrer=referrer,
+        click_ids=utm.click_id_names if utm else frozenset(),
+        page_url=url,
+        event_name=event_name,
+    )
+    assigned = classify(
         signals, overrides, own_domains=own_domains, overrides_version=overrides_version
     )
+    return assigned.channel, assigned.ruleset_version, assigned.source, assigned.medium, campaign
 
 
 def draft_touch(
@@ -122,26 +149,21 @@ def draft_touch(
     kind = _kind(event)
     team = team_of(kind)
     campaign_ctx = event.context.get("campaign")
-    utm = from_segment_campaign(campaign_ctx) if isinstance(campaign_ctx, Mapping) else None
-    if utm is None or not utm.has_utm:
-        utm = parse_utm(url) if url else None
-    if team is TouchTeam.SALES:
-        channel, version, source, medium = SALES_CHANNEL, "sales", None, None
-    else:
-        signals = TouchSignals(
-            source=utm.source if utm else None,
-            medium=utm.medium if utm else None,
-            campaign=utm.campaign if utm else None,
-            term=utm.term if utm else None,
-            content=utm.content if utm else None,
-            referrer=referrer,
-            click_ids=utm.click_id_names if utm else frozenset(),
-            page_url=url,
-            event_name=event.event,
-        )
-        assigned = _classify(signals, tuple(overrides), tuple(own_domains), overrides_version)
-        channel, version = assigned.channel, assigned.ruleset_version
-        source, medium = assigned.source, assigned.medium
+    items = tuple(campaign_ctx.items()) if isinstance(campaign_ctx, Mapping) else None
+    channel_of: Callable[..., Channel] = _channel
+    if items and not all(type(k) is str and type(v) is str for k, v in items):
+        # Not a safe cache key: 1, 1.0 and True are equal keys with different texts.
+        channel_of = _channel.__wrapped__
+    channel, version, source, medium, campaign = channel_of(
+        items,
+        url,
+        referrer,
+        event.event,
+        team is TouchTeam.SALES,
+        tuple(overrides),
+        tuple(own_domains),
+        overrides_version,
+    )
     content_key = _str(props, "content_id")
     if content_key is None and kind in (TouchKind.PAGE_VIEW, TouchKind.SCREEN_VIEW):
         content_key = _str(props, "path") or _str(page, "path") or (path_of(url) if url else None)
@@ -156,7 +178,7 @@ def draft_touch(
         ruleset_version=version,
         source=source,
         medium=medium,
-        campaign=utm.campaign if utm else None,
+        campaign=campaign,
         team=team,
         url=url,
         referrer=referrer,

@@ -56,13 +56,16 @@ def promote(
     c: Change,
     touches_by_person: Mapping[int, Sequence[Mapping[str, Any]]],
     scores: Mapping[int, Any] | None = None,
+    states: Mapping[int, identity.PersonState] | None = None,
 ) -> list[int]:
-    """Make MQLs of the candidates that qualify; returns their person ids."""
+    """Make MQLs of the candidates that qualify; returns their person ids. `states`: the
+    people's current stage (`identity.people_state`) when the caller knows it already."""
     made: list[int] = []
     unrouted: list[int] = []
     scores = scores or {}
     people = set(touches_by_person) | set(scores)
-    states = identity.people_state(c.conn, people)
+    if states is None:
+        states = identity.people_state(c.conn, people)
     for person_id in sorted(people):
         stage = states[person_id].stage
         if stage is None or Stage(stage) not in CANDIDATE_STAGES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,6 +133,26 @@ def _store(conn: Connection, rows: list[Row], now: datetime, version_id: int | N
     store.upsert_scores(conn, rows, computed_at=now, playbook_version_id=version_id)
 
 
+def _rescore_chunks(
+    conn: Connection,
+    person_ids: Iterable[int],
+    playbook: Playbook,
+    playbook_version_id: int | None,
+    now: datetime,
+) -> Iterator[tuple[CompiledRules, ScoredChunk]]:
+    """Score and store `person_ids`, 10,000 at a time; yields each stored chunk."""
+    ids = sorted(set(person_ids))
+    matcher = _Matcher(compile_rules(playbook))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        part = ids[start : start + IDS_PER_QUERY]
+        selection = Selection(ids=part)
+        chunk = _score_chunk(conn, matcher, selection, now)
+        _store(conn, stored_rows(matcher.compiled.rules, chunk), now, playbook_version_id)
+        if chunk.ids.size < len(part):  # some were merged away (or do not exist)
+            store.delete_merged_scores(conn, selection)
+        yield matcher.compiled, chunk
+
+
 def rescore(
     conn: Connection,
     person_ids: Iterable[int],
@@ -147,17 +167,37 @@ def rescore(
     (per 10,000 people). People merged into someone else get no score (an old one is
     deleted).
     """
-    ids = sorted(set(person_ids))
-    matcher = _Matcher(compile_rules(playbook))
     out: dict[int, ScoreResult] = {}
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        part = ids[start : start + IDS_PER_QUERY]
-        selection = Selection(ids=part)
-        chunk = _score_chunk(conn, matcher, selection, now)
-        _store(conn, stored_rows(matcher.compiled.rules, chunk), now, playbook_version_id)
-        if chunk.ids.size < len(part):  # some were merged away (or do not exist)
-            store.delete_merged_scores(conn, selection)
-        out.update((r.person_id, r) for r in results(matcher.compiled.rules, chunk, now))
+    for compiled, chunk in _rescore_chunks(conn, person_ids, playbook, playbook_version_id, now):
+        out.update((r.person_id, r) for r in results(compiled.rules, chunk, now))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreTotals:
+    """A score without its contributions: what MQL promotion compares with its thresholds."""
+
+    fit: float
+    engagement: float
+    total: float
+
+
+def rescore_totals(
+    conn: Connection,
+    person_ids: Iterable[int],
+    playbook: Playbook,
+    playbook_version_id: int | None,
+    now: datetime,
+) -> dict[int, ScoreTotals]:
+    """`rescore` (the same rows stored), returning the totals only: cheaper for tracking,
+    which rescores everyone each chunk touches and reads no contributions."""
+    out: dict[int, ScoreTotals] = {}
+    for _, chunk in _rescore_chunks(conn, person_ids, playbook, playbook_version_id, now):
+        fit, engagement = chunk.fit.tolist(), chunk.engagement.engagement.tolist()
+        out.update(
+            (p, ScoreTotals(f, e, f + e))
+            for p, f, e in zip(chunk.ids.tolist(), fit, engagement, strict=True)
+        )
     return out
 
 

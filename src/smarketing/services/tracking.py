@@ -80,6 +80,7 @@ class Tracker:
         self._handoff: dict[int, Parsed] = {}
         self._processed = 0
         self._analyze_at = 1_000
+        self._backlog = False  # the last chunk was full: more are likely queued
 
     def source_for(self, write_key: str | None) -> Source:
         if not write_key:
@@ -224,18 +225,23 @@ class Tracker:
         many were taken. Events accepted by this process come parsed from memory; others are
         parsed again from their stored payload. One that no longer parses (it passed when
         accepted, so only after a code change) moves to failed events with its reason."""
-        with self.ws.db.read() as conn:
-            if not tracking.has_pending(conn):
-                return 0
+        if not self._backlog:  # a read first, so an idle processor takes no write lock
+            with self.ws.db.read() as conn:
+                if not tracking.has_pending(conn):
+                    return 0
         playbook, version_id = self._playbook()
         now = self.ws.clock.now()
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.ws.db.begin() as conn:
-                    rows = tracking.pending_events(conn, limit)
+                    # Nothing handed over (a processor process): payloads come with the rows.
+                    rows = tracking.pending_events(conn, limit, payloads=not self._handoff)
                     known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
-                    stored = tracking.event_payloads(
-                        conn, [r.id for r in rows if r.id not in known]
+                    stored = {r.id: r.payload for r in rows if r.payload is not None}
+                    stored.update(
+                        tracking.event_payloads(
+                            conn, [r.id for r in rows if r.id not in known and r.id not in stored]
+                        )
                     )
                     fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
                     fresh += known.values()
@@ -252,6 +258,7 @@ class Tracker:
             self._handoff.pop(row.id, None)
         self._content.commit(effects.new_content)
         self._processed += len(rows)
+        self._backlog = len(rows) == limit
         if self._processed >= self._analyze_at:  # after 1k, 2k, 4k ... events, then every 1M
             self._analyze_at = min(2 * self._analyze_at, self._analyze_at + 1_000_000)
             with self.ws.db.begin() as conn:

@@ -77,6 +77,8 @@ class Effects:
     now: datetime
     content: ContentCache
     new_content: dict[str, int] = field(default_factory=dict)
+    people: dict[int, identity.PersonState] = field(default_factory=dict)
+    """Stage, email and account of the chunk's people after `_update_people` wrote them."""
 
     def apply(self, fresh: list[Parsed]) -> None:
         """Resolve who the events are, store touchpoints, rescore, promote MQLs."""
@@ -91,15 +93,13 @@ class Effects:
         person_of_event = [real(p) for p in plan.person_of_event]
         self._update_people(fresh, person_of_event)
         channels = self.playbook.channels
-        overrides = channels.domain_overrides()
+        overrides = tuple(channels.domain_overrides())  # tuples: draft_touch's cache keys
+        own_domains, version = tuple(channels.own_domains), f"playbook-{self.version_id}"
         rows: list[tuple[Parsed, int | None, TouchDraft]] = []
         for p, planned in zip(fresh, person_of_event, strict=True):
             person = planned
             draft = draft_touch(
-                p.event,
-                overrides,
-                own_domains=channels.own_domains,
-                overrides_version=f"playbook-{self.version_id}",
+                p.event, overrides, own_domains=own_domains, overrides_version=version
             )
             if draft is not None:
                 if person is None and p.event.anonymous_id:
@@ -112,7 +112,9 @@ class Effects:
                 by_person.setdefault(row["person_id"], []).append(row)
         # Everyone the chunk touched is rescored (an identify can change fit), then promoted.
         touched = {p for p in person_of_event if p is not None} | set(by_person)
-        scores = scoring.rescore(conn, sorted(touched), self.playbook, self.version_id, self.now)
+        scores = scoring.rescore_totals(
+            conn, sorted(touched), self.playbook, self.version_id, self.now
+        )
         change = Change(
             conn=conn,
             playbook=self.playbook,
@@ -120,7 +122,14 @@ class Effects:
             now=self.now,
             actor="tracking",
         )
-        mql.promote(change, by_person, scores)
+        mql.promote(change, by_person, scores, self.people_state(set(by_person) | set(scores)))
+
+    def people_state(self, ids: set[int]) -> dict[int, identity.PersonState]:
+        """`identity.people_state`, from what this chunk knows (read for anyone else)."""
+        missing = ids - self.people.keys()
+        if missing:
+            self.people.update(identity.people_state(self.conn, missing))
+        return {p: self.people[p] for p in ids if p in self.people}
 
     def _store_touches(
         self, rows: list[tuple[Parsed, int | None, TouchDraft]]
@@ -133,7 +142,7 @@ class Effects:
             if d.content_key
         }
         content = self.content.ids(self.conn, wanted, self.now, self.new_content)
-        state = identity.people_state(self.conn, {pid for _, pid, _ in rows if pid})
+        state = self.people_state({pid for _, pid, _ in rows if pid})
         touch_rows = [
             touch_row(p, pid, state[pid].account_id if pid else None, d, content)
             for p, pid, d in rows
@@ -219,9 +228,7 @@ class Effects:
                 group_of[person] = group_id
             elif p.email and (domain := company_domain_of(p.email)):
                 domain_of.setdefault(person, domain)
-        identity.set_emails(conn, emails, now)
-        identity.update_profiles(conn, profiles, now)
-        identity.record_transitions(conn, list(leads.values()), now)
+        identity.insert_transitions(conn, list(leads.values()))
         webhooks.emit_many(
             conn,
             webhooks.EventType.PERSON_STAGE_CHANGED,
@@ -240,7 +247,26 @@ class Effects:
         )
         tracking.attach_anonymous(conn, anonymous)
         links = self._accounts(groups, group_of, domain_of, state)
-        tracking.link_people_to_accounts(conn, links, now)
+        changed = sorted(emails.keys() | profiles.keys() | leads.keys() | links.keys())
+        changes = {
+            p: identity.PersonChange(
+                email=emails.get(p),
+                profile=profiles.get(p),
+                stage=Stage.LEAD.value if p in leads else None,
+                account_id=links.get(p),
+            )
+            for p in changed
+        }
+        identity.update_people(conn, changes, now)  # one statement, one row version each
+        tracking.link_touches_to_accounts(conn, links)
+        self.people = {
+            p: identity.PersonState(
+                stage=Stage.LEAD.value if p in leads else s.stage,
+                email=s.email or emails.get(p),
+                account_id=links.get(p, s.account_id),
+            )
+            for p, s in state.items()
+        }
 
     def _accounts(
         self,
@@ -267,8 +293,9 @@ class Effects:
             p: d for p, d in domain_of.items() if p not in group_of and state[p].account_id is None
         }
         by_domain = tracking.accounts_by(conn, "domain", wanted.values())
-        for domain in sorted(set(wanted.values()) - set(by_domain)):
-            by_domain[domain] = tracking.upsert_account(conn, now=now, domain=domain, name=domain)
+        by_domain.update(
+            tracking.create_domain_accounts(conn, set(wanted.values()) - set(by_domain), now)
+        )
         links = {p: by_group[g] for p, g in group_of.items()}
         links.update({p: by_domain[d] for p, d in wanted.items()})
         return {p: a for p, a in links.items() if state[p].account_id != a}

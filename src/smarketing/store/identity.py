@@ -7,12 +7,13 @@ of the other moves over, and the merge is recorded with what moved so an admin c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from smarketing.domain.stages import Stage, funnel_rank
 from smarketing.errors import ConflictError, NotFoundError
@@ -21,8 +22,8 @@ from smarketing.store.crm.common import (
     identity_owners,
     insert_many,
     reserve_ids,
+    time_converter,
 )
-from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     deals,
     handoffs,
@@ -244,11 +245,82 @@ def claim_identities(
     """Give each key to its person unless already owned; returns the owner of every key."""
     if not claims:
         return {}
-    conn.execute(
-        insert_ignore(conn, identities),
-        [{"person_id": p, "kind": k[0], "value": k[1], "created_at": now} for k, p in claims],
+    claimed = _insert_identities(conn, claims, now)
+    found = {k: p for k, p in claims if k in claimed}
+    found.update(owners(conn, [k for k, _ in claims if k not in claimed]))
+    return found
+
+
+_IDENTITY_ROWS_PER_INSERT = 8_000  # 4 parameters a row: under SQLite's 32,766
+
+
+def _insert_identities(
+    conn: Connection, claims: Sequence[tuple[Key, int]], now: datetime
+) -> set[Key]:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING`: the keys this call gave their person.
+    PostgreSQL: one statement over the rows as arrays; SQLite: multi-row VALUES."""
+    at = time_converter(conn)(now)
+    tail = "ON CONFLICT DO NOTHING RETURNING kind, value"
+    head = "INSERT INTO identities (person_id, kind, value, created_at)"
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"{head} SELECT unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::text[]), %s "
+            + tail,
+            ([p for _, p in claims], [k[0] for k, _ in claims], [k[1] for k, _ in claims], at),
+        )
+        return {(kind, value) for kind, value in rows}
+    claimed: set[Key] = set()
+    for start in range(0, len(claims), _IDENTITY_ROWS_PER_INSERT):
+        part = claims[start : start + _IDENTITY_ROWS_PER_INSERT]
+        values = ", ".join(["(?, ?, ?, ?)"] * len(part))
+        params = tuple([v for (kind, value), p in part for v in (p, kind, value, at)])
+        rows = conn.exec_driver_sql(f"{head} VALUES {values} {tail}", params)
+        claimed.update((kind, value) for kind, value in rows)
+    return claimed
+
+
+_ROW_VALUE = re.compile(r"(?<!:):(\w+)")
+
+
+def update_each(
+    conn: Connection,
+    table: str,
+    *,
+    set_: str,
+    where: str,
+    rows: Sequence[Mapping[str, Any]],
+    types: Mapping[str, str],
+    constants: Mapping[str, Any] | None = None,
+) -> None:
+    """`UPDATE table SET set_ WHERE where` once per row, in one call. `set_` and `where` name
+    the values of a row and the `constants` `:name` (names that are not column names);
+    `types` gives each row value's SQL type. Times must be converted already
+    (`time_converter`); no string literal in `set_` or `where` may hold a colon.
+
+    SQLite: one driver executemany (in-process, so as cheap as one statement). PostgreSQL: one
+    statement joining the rows passed as arrays (`FROM unnest(...)`): the server plans and
+    runs it once, not once per row (the tracking processor sent ~2,900 statements a chunk of
+    1,000 events through executemany before, ~25 now)."""
+    if not rows:
+        return
+    constants = constants or {}
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(
+            f"UPDATE {table} SET {set_} WHERE {where}", [{**constants, **r} for r in rows]
+        )
+        return
+    names = list(types)
+
+    def render(sql: str) -> str:
+        return _ROW_VALUE.sub(lambda m: f"%({m[1]})s" if m[1] in constants else f"v.{m[1]}", sql)
+
+    arrays = ", ".join(f"%(_{n})s::{types[n]}[]" for n in names)
+    statement = (
+        f"UPDATE {table} SET {render(set_)} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"WHERE {render(where)}"
     )
-    return owners(conn, [k for k, _ in claims])
+    params = {**constants, **{f"_{n}": [r[n] for r in rows] for n in names}}
+    conn.exec_driver_sql(statement, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,50 +337,88 @@ def people_state(conn: Connection, ids: Iterable[int]) -> dict[int, PersonState]
 
 
 def set_emails(conn: Connection, emails: Mapping[int, str], now: datetime) -> None:
-    if emails:
-        conn.execute(
-            update(people)
-            .where(people.c.id == bindparam("pid"), people.c.email.is_(None))
-            .values(email=bindparam("email"), updated_at=now, change_seq=people.c.change_seq + 1),
-            [{"pid": p, "email": e} for p, e in emails.items()],
-        )
-
-
-def record_transitions(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Insert transition rows and move each person to the row's `to_stage`."""
-    if not rows:
-        return
-    conn.execute(transitions.insert(), list(rows))
-    conn.execute(
-        update(people)
-        .where(people.c.id == bindparam("pid"))
-        .values(stage=bindparam("stage"), updated_at=now, change_seq=people.c.change_seq + 1),
-        [{"pid": r["person_id"], "stage": r["to_stage"]} for r in rows],
+    """Each person's email, where they have none yet."""
+    update_each(
+        conn,
+        "people",
+        set_="email = :new_email, updated_at = :now, change_seq = change_seq + 1",
+        where="id = :pid AND email IS NULL",
+        rows=[{"pid": p, "new_email": e} for p, e in emails.items()],
+        types={"pid": "bigint", "new_email": "text"},
+        constants={"now": time_converter(conn)(now)},
     )
+
+
+def insert_transitions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert transition rows (the people's stage is set by the caller: `update_people`)."""
+    if rows:
+        columns = tuple(rows[0])
+        insert_many(conn, transitions, columns, [tuple(r[c] for c in columns) for r in rows])
 
 
 PROFILE_COLUMNS = ("first_name", "last_name", "title", "phone", "country")
 
 
-def update_profiles(
-    conn: Connection, profiles: Mapping[int, Mapping[str, str]], now: datetime
-) -> None:
-    """Set the given profile fields (others keep their value)."""
-    if not profiles:
-        return
-    stmt = (
-        update(people)
-        .where(people.c.id == bindparam("pid"))
-        .values(
-            **{c: func.coalesce(bindparam(f"v_{c}"), people.c[c]) for c in PROFILE_COLUMNS},
-            updated_at=now,
-            change_seq=people.c.change_seq + 1,
+_PROFILE_SET = ", ".join(f"{c} = coalesce(:new_{c}, {c})" for c in PROFILE_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonChange:
+    """What a tracking chunk sets on one person; None leaves a field as it is."""
+
+    email: str | None = None  # only where the person has none yet
+    profile: Mapping[str, str] | None = None  # some of PROFILE_COLUMNS
+    stage: str | None = None
+    account_id: int | None = None
+
+
+def update_people(conn: Connection, changes: Mapping[int, PersonChange], now: datetime) -> None:
+    """Apply each person's change in one statement, so each person gets one new row version
+    (PostgreSQL writes one per UPDATE, with an entry in each index). `change_seq` goes up once
+    per kind of change made, as one UPDATE per kind would; a person whose only change is an
+    email, and who has one already, is left untouched.
+
+    People are grouped by the kinds of change they get, one UPDATE per group that sets only
+    those columns: SQLite rewrites the index entries of every column set, changed or not."""
+    groups: dict[tuple[bool, bool, bool, bool], list[dict[str, Any]]] = {}
+    for person, change in changes.items():
+        row: dict[str, Any] = {"pid": person, "new_email": change.email}
+        row.update({f"new_{c}": (change.profile or {}).get(c) for c in PROFILE_COLUMNS})
+        row.update(new_stage=change.stage, new_account=change.account_id)
+        kinds = (
+            change.email is not None,
+            change.profile is not None,
+            change.stage is not None,
+            change.account_id is not None,
         )
-    )
-    conn.execute(
-        stmt,
-        [
-            {"pid": p, **{f"v_{c}": fields.get(c) for c in PROFILE_COLUMNS}}
-            for p, fields in profiles.items()
-        ],
-    )
+        groups.setdefault(kinds, []).append(row)
+    at = time_converter(conn)(now)
+    for (email, profile, stage, account), rows in groups.items():
+        chosen = [
+            (sql, part_types)
+            for on, sql, part_types in (
+                (email, "email = coalesce(email, :new_email)", {"new_email": "text"}),
+                (profile, _PROFILE_SET, {f"new_{c}": "text" for c in PROFILE_COLUMNS}),
+                (stage, "stage = :new_stage", {"new_stage": "text"}),
+                (account, "account_id = :new_account", {"new_account": "bigint"}),
+            )
+            if on
+        ]
+        types = {"pid": "bigint"}
+        for _, part_types in chosen:
+            types.update(part_types)
+        counted = int(profile) + int(stage) + int(account)
+        sequence = f"change_seq + {counted}"
+        if email:
+            sequence += " + CASE WHEN email IS NULL THEN 1 ELSE 0 END"
+        update_each(
+            conn,
+            "people",
+            set_=", ".join(
+                [sql for sql, _ in chosen] + [f"updated_at = :now, change_seq = {sequence}"]
+            ),
+            where="id = :pid" if counted else "id = :pid AND email IS NULL",
+            rows=[{k: r[k] for k in types} for r in rows],
+            types=types,
+            constants={"now": at},
+        )

@@ -7,16 +7,16 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from smarketing.store.crm.common import driver_select_in, insert_many, time_converter
+from smarketing.store.identity import update_each
 from smarketing.store.sql import insert_ignore
 from smarketing.store.tables import (
     accounts,
     content_items,
     events,
     failed_events,
-    people,
     touchpoints,
 )
 from smarketing.store.types import stored_time
@@ -82,38 +82,50 @@ def insert_new_events(
     return new
 
 
+def _payload_text(conn: Connection) -> str:
+    """The payload column as JSON text: psycopg would decode it with the (slower) stdlib."""
+    return "CAST(payload AS TEXT)" if conn.dialect.name == "postgresql" else "payload"
+
+
 def event_payloads(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     """Stored payloads by event id (read through the driver and decoded with orjson: the
     processor reads every event it did not accept itself)."""
-    found: dict[int, Any] = {}
-    for event_id, payload in driver_select_in(conn, events, ("id", "payload"), "id", ids):
-        found[event_id] = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
-    return found
+    rows = driver_select_in(conn, events, ("id", _payload_text(conn)), "id", ids)
+    return {event_id: orjson.loads(payload) for event_id, payload in rows}
 
 
 class PendingEvent(NamedTuple):
     id: int
     source_id: int
     received_at: datetime
+    payload: Any = None
 
 
-def pending_events(conn: Connection, limit: int) -> list[PendingEvent]:
-    """Up to `limit` stored events not processed yet, oldest first.
+def pending_events(conn: Connection, limit: int, *, payloads: bool = False) -> list[PendingEvent]:
+    """Up to `limit` stored events not processed yet, oldest first; with their decoded payload
+    when `payloads` (one statement instead of two).
 
     On PostgreSQL the rows are locked and locked ones skipped (`FOR UPDATE SKIP LOCKED`), so
     any number of processors take disjoint chunks; SQLite has one writer at a time anyway.
     Through the driver: the processor's hot read.
     """
+    payload = _payload_text(conn) if payloads else "NULL"
     statement = (
-        "SELECT id, source_id, received_at FROM events WHERE processed_at IS NULL "
-        f"ORDER BY id LIMIT {int(limit)}"
+        f"SELECT id, source_id, received_at, {payload} FROM events "
+        f"WHERE processed_at IS NULL ORDER BY id LIMIT {int(limit)}"
     )
     if conn.dialect.name == "postgresql":
         statement += " FOR UPDATE SKIP LOCKED"
-    return [
-        PendingEvent(event_id, source_id, stored_time(received))
-        for event_id, source_id, received in conn.exec_driver_sql(statement)
-    ]
+    times: dict[Any, datetime] = {}  # a batch's events share their received time
+    found = []
+    for event_id, source_id, received, text in conn.exec_driver_sql(statement):
+        at = times.get(received)
+        if at is None:
+            at = times[received] = stored_time(received)
+        found.append(
+            PendingEvent(event_id, source_id, at, None if text is None else orjson.loads(text))
+        )
+    return found
 
 
 def mark_processed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
@@ -124,9 +136,10 @@ def mark_processed(conn: Connection, ids: Sequence[int], now: datetime) -> None:
         conn.exec_driver_sql(
             "UPDATE events SET processed_at = %s WHERE id = ANY(%s)", (at, list(ids))
         )
-    else:  # in-process: executemany costs about what one long IN list would
+    else:  # one statement, the ids as one JSON array
         conn.exec_driver_sql(
-            "UPDATE events SET processed_at = ? WHERE id = ?", [(at, i) for i in ids]
+            "UPDATE events SET processed_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+            (at, orjson.dumps(list(ids)).decode()),
         )
 
 
@@ -283,17 +296,45 @@ def upsert_account(
     return account_id
 
 
+def create_domain_accounts(
+    conn: Connection, domains: Iterable[str], now: datetime
+) -> dict[str, int]:
+    """Accounts named after their domain, one per domain (kept when one exists already, e.g.
+    made concurrently); returns the id of each domain's account. `upsert_account(domain=d,
+    name=d)` for many domains known to be missing, in two statements."""
+    wanted = sorted(set(domains))
+    if not wanted:
+        return {}
+    conn.execute(
+        insert_ignore(conn, accounts),
+        [
+            {
+                "name": d,
+                "group_id": None,
+                "domain": d,
+                "industry": None,
+                "employees": None,
+                "traits": {},
+                "change_seq": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for d in wanted
+        ],
+    )
+    return accounts_by(conn, "domain", wanted)
+
+
 def attach_anonymous(conn: Connection, person_of: Mapping[str, int]) -> None:
     """Earlier touches of each anonymous id that have no person yet join that person."""
-    if person_of:
-        conn.execute(
-            update(touchpoints)
-            .where(
-                touchpoints.c.anonymous_id == bindparam("anon"), touchpoints.c.person_id.is_(None)
-            )
-            .values(person_id=bindparam("pid")),
-            [{"anon": a, "pid": p} for a, p in person_of.items()],
-        )
+    update_each(
+        conn,
+        "touchpoints",
+        set_="person_id = :pid",
+        where="anonymous_id = :anon AND person_id IS NULL",
+        rows=[{"anon": a, "pid": p} for a, p in person_of.items()],
+        types={"anon": "text", "pid": "bigint"},
+    )
 
 
 def accounts_by(conn: Connection, column: str, values: Iterable[str]) -> dict[str, int]:
@@ -306,20 +347,13 @@ def accounts_by(conn: Connection, column: str, values: Iterable[str]) -> dict[st
     }
 
 
-def link_people_to_accounts(conn: Connection, links: Mapping[int, int], now: datetime) -> None:
-    """Set each person's account, and the account of their touches that have none."""
-    if not links:
-        return
-    params = [{"pid": p, "aid": a} for p, a in links.items()]
-    conn.execute(
-        update(people)
-        .where(people.c.id == bindparam("pid"))
-        .values(account_id=bindparam("aid"), updated_at=now, change_seq=people.c.change_seq + 1),
-        params,
-    )
-    conn.execute(
-        update(touchpoints)
-        .where(touchpoints.c.person_id == bindparam("pid"), touchpoints.c.account_id.is_(None))
-        .values(account_id=bindparam("aid")),
-        params,
+def link_touches_to_accounts(conn: Connection, links: Mapping[int, int]) -> None:
+    """Touches of each person that have no account get the person's (new) account."""
+    update_each(
+        conn,
+        "touchpoints",
+        set_="account_id = :aid",
+        where="person_id = :pid AND account_id IS NULL",
+        rows=[{"pid": p, "aid": a} for p, a in links.items()],
+        types={"pid": "bigint", "aid": "bigint"},
     )
