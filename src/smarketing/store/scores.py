@@ -234,25 +234,43 @@ def upsert_scores(
     computed_at: datetime,
     playbook_version_id: int | None,
 ) -> None:
-    """Insert or replace the scores of many people in one executemany: rows are
-    (person_id, fit, engagement, total, contributions as JSON text)."""
+    """Insert or replace the scores of many people (distinct ids) in one call: rows are
+    (person_id, fit, engagement, total, contributions as JSON text). SQLite: one driver
+    executemany; PostgreSQL: one statement over the rows passed as arrays (`unnest`), planned
+    and run once instead of once per person."""
     if not rows:
         return
-    postgres = conn.dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    json_mark = f"CAST({mark} AS JSON)" if postgres else mark
-    sql = (
-        "INSERT INTO scores (person_id, fit, engagement, total, contributions, computed_at, "
-        f"playbook_version_id) VALUES ({mark}, {mark}, {mark}, {mark}, {json_mark}, {mark}, "
-        f"{mark}) ON CONFLICT (person_id) DO UPDATE SET fit = excluded.fit, "
+    columns = "person_id, fit, engagement, total, contributions, computed_at, playbook_version_id"
+    upsert = (
+        "ON CONFLICT (person_id) DO UPDATE SET fit = excluded.fit, "
         "engagement = excluded.engagement, total = excluded.total, "
         "contributions = excluded.contributions, computed_at = excluded.computed_at, "
         "playbook_version_id = excluded.playbook_version_id"
     )
     at = _bind_time(conn, scores.c.computed_at, computed_at)
+    if conn.dialect.name == "postgresql":
+        person, fit, engagement, total, contributions = (list(c) for c in zip(*rows, strict=True))
+        conn.exec_driver_sql(
+            f"INSERT INTO scores ({columns}) SELECT v.p, v.f, v.e, v.t, CAST(v.c AS JSON), "
+            "%(at)s, %(version)s FROM unnest(%(p)s::bigint[], %(f)s::float8[], "
+            f"%(e)s::float8[], %(t)s::float8[], %(c)s::text[]) AS v(p, f, e, t, c) {upsert}",
+            {
+                "at": at,
+                "version": playbook_version_id,
+                "p": person,
+                "f": fit,
+                "e": engagement,
+                "t": total,
+                "c": contributions,
+            },
+        )
+        return
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(sql, [(*r, at, playbook_version_id) for r in rows])
+        cursor.executemany(
+            f"INSERT INTO scores ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?) {upsert}",
+            [(*r, at, playbook_version_id) for r in rows],
+        )
     finally:
         cursor.close()
 
