@@ -18,6 +18,8 @@ CPU time is the phase process's plus its parse process's, if it started one, and
 PostgreSQL the client's only), and peak memory: the phase process's own (ru_maxrss) and, from
 samples of /proc every 50 ms, the largest sum of the resident memory of the phase process and
 its parse process (ru_maxrss of a child is no use: it counts the parent's pages at fork).
+Then the CPU seconds of the phase process alone (`import`, `reimport`) and, for a PostgreSQL
+server on this machine, of its backends serving the phase (read from /proc).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import csv
 import itertools
 import json
+import os
 import random
 import resource
 import subprocess
@@ -129,13 +132,46 @@ def run_import(file: Path, workdir: Path, database_url: str | None, chunk: int, 
         options = ImportOptions(chunk_rows=chunk, errors_path=workdir / "errors.csv")
         if again:
             run_import(ws, ImportSource("hubspot", "contacts"), file, options=options)
-        started, cpu = time.perf_counter(), _cpu()
+        server = _backend_cpu(database_url)
+        started, cpu, own = time.perf_counter(), _cpu(), time.process_time()
         report = run_import(ws, ImportSource("hubspot", "contacts"), file, options=options)
         elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
+        own = time.process_time() - own
+        server_cpu = _server_cpu(server, _backend_cpu(database_url))
     finally:
         ws.close()
     assert report.run.rows_rejected == 0, report.run.summary
-    return _emit(report.run.rows_read, elapsed, cpu)
+    return _emit(report.run.rows_read, elapsed, cpu, own=own, server=server_cpu)
+
+
+def _backend_cpu(database_url: str | None) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL backend serving `database_url`, read from /proc:
+    None unless the server runs on this machine."""
+    if not database_url or not database_url.startswith("postgresql"):
+        return None
+    import psycopg
+
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        pids = [pid for (pid,) in conn.execute(query).fetchall()]
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        found[pid] = (int(stat[11]) + int(stat[12])) / tick
+    return found
+
+
+def _server_cpu(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """The server's CPU seconds between two `_backend_cpu` readings (backends that ended in
+    between are missed: an import's stay in its connection pool)."""
+    if before is None or after is None:
+        return None
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _cpu() -> float:
@@ -181,6 +217,7 @@ def run_raw(file: Path, workdir: Path, database_url: str | None, chunk: int) -> 
     elapsed = cpu = 0.0
     count = 0
     rows = _raw_rows(file, now)
+    server = _backend_cpu(database_url)
     person_columns = (
         "id",
         "email",
@@ -235,13 +272,17 @@ def run_raw(file: Path, workdir: Path, database_url: str | None, chunk: int) -> 
         elapsed += time.perf_counter() - started
         cpu += time.process_time() - cpu_started
         count += len(batch)
+    server_cpu = _server_cpu(server, _backend_cpu(database_url))
     ws.close()
-    return _emit(count, elapsed, cpu)  # fmt: skip
+    return _emit(count, elapsed, cpu, server=server_cpu)  # fmt: skip
 
 
-def _emit(rows: int, seconds: float, cpu: float) -> int:
+def _emit(
+    rows: int, seconds: float, cpu: float, *, own: float | None = None, server: float | None = None
+) -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
+    result = {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}
+    print(json.dumps({**result, "own_cpu": own, "server_cpu": server}))
     return 0
 
 
@@ -296,6 +337,10 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -323,7 +368,8 @@ def main() -> int:
         if args.postgres:
             backends.append(("postgresql", args.postgres))
         print(f"{'database':<11} {'phase':<9} {'rows':>10} {'seconds':>8} {'rows/s':>9} "
-              f"{'CPU s':>7} {'rows/CPU s':>10} {'peak MB':>8} {'all MB':>7}")  # fmt: skip
+              f"{'CPU s':>7} {'rows/CPU s':>10} {'peak MB':>8} {'all MB':>7} "
+              f"{'own CPU s':>9} {'server CPU s':>12}")  # fmt: skip
         for name, url in backends:
             for phase in ("import", "reimport", "raw"):
                 workdir = Path(tmp) / f"{name}-{phase}"
@@ -340,7 +386,8 @@ def main() -> int:
                 print(
                     f"{name:<11} {phase:<9} {r['rows']:>10,} {r['seconds']:>8.1f} {rate:>9,.0f} "
                     f"{r['cpu']:>7.1f} {cpu_rate:>10,.0f} {r['peak_mb']:>8.0f} "
-                    f"{r['tree_peak_mb']:>7.0f}",
+                    f"{r['tree_peak_mb']:>7.0f} {_seconds(r['own_cpu']):>9} "
+                    f"{_seconds(r['server_cpu']):>12}",
                     flush=True,
                 )
     return 0

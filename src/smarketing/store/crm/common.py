@@ -10,7 +10,20 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, Connection, Table, bindparam, func, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.types import TypeEngine
 
 from smarketing.store.tables import accounts, campaigns, deals, identities, people, touchpoints
 from smarketing.store.types import UTCDateTime
@@ -116,9 +129,10 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-            f"FROM generate_series(1, {int(count)})"
+        sequence = f"pg_get_serial_sequence('{table.name}', 'id')::regclass"
+        rows = conn.exec_driver_sql(  # the sequence looked up once, not once per id
+            f"SELECT nextval(s.seq) FROM (SELECT {sequence} AS seq OFFSET 0) AS s, "
+            f"generate_series(1, {int(count)})"
         )
         return [row[0] for row in rows]
     largest = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
@@ -133,10 +147,22 @@ def _copy_in(
     converters: tuple[tuple[int, Callable[[Any], Any], bool], ...],
 ) -> None:
     """PostgreSQL: `COPY ... FROM STDIN` on the connection's own driver connection, so inside
-    the caller's transaction; 5-10x faster than executemany for thousands of rows."""
+    the caller's transaction; 5-10x faster than executemany for thousands of rows.
+
+    Rows converted by the caller (no `converters`) go in COPY's binary format, typed by the
+    columns (`_copy_types`): about 6x cheaper to format here than text (measured: 3.0 ->
+    0.5 us for a row of `people`) and cheaper for the server to read."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    names = ", ".join(columns)
+    types = None if converters else _copy_types(table, tuple(columns))
     try:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        if types is not None:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+            return
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 if not converters:
                     copy.write_row(row)
@@ -148,6 +174,30 @@ def _copy_in(
                 copy.write_row(values)
     finally:
         cursor.close()
+
+
+_COPY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (UTCDateTime, "timestamp"),  # naive UTC (`time_converter`)
+    (JSON, "text"),  # `json_text`: json's binary form is its text
+    (String, "text"),  # varchar's binary form is text's
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Boolean, "bool"),
+)
+
+
+@cache
+def _copy_types(table: Table, columns: tuple[str, ...]) -> list[str] | None:
+    """The binary COPY type of each of `columns`, or None (text COPY) if one has no
+    binary form here (dates, floats, money: their values may come as other Python types)."""
+    types = []
+    for name in columns:
+        column_type = table.c[name].type
+        found = next((t for kind, t in _COPY_TYPES if isinstance(column_type, kind)), None)
+        if found is None:
+            return None
+        types.append(found)
+    return types
 
 
 def time_converter(conn: Connection) -> Callable[[datetime], Any]:
@@ -293,9 +343,16 @@ def driver_select_in(
     equal: tuple[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Like `select_in`, through the driver: 3x cheaper for long `IN` lists, but values come
-    back as the driver gives them (JSON may be text). For the hot lookups of large imports."""
+    back as the driver gives them (JSON may be text). For the hot lookups of large imports.
+
+    PostgreSQL gets the values as one array, joined as `IN (SELECT unnest(array))`: one index
+    probe per value whatever the table's statistics. `= ANY(array)` lets the planner weigh all
+    5,000 values against the table's size, and it chose parallel scans of every row (measured
+    at 200k people: 45 ms and three processes per lookup, against 10 ms in one)."""
     wanted = list(dict.fromkeys(v for v in values if v is not None))
     is_postgres = conn.dialect.name == "postgresql"
+    numeric = isinstance(table.c[where].type, Integer)
+    array_type = "bigint" if numeric else "text"
     marker = "%s" if is_postgres else "?"
     prefix = f"SELECT {', '.join(columns)} FROM {table.name} WHERE "
     if equal is not None:
@@ -303,9 +360,10 @@ def driver_select_in(
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(wanted), IN_BATCH):
         batch = wanted[start : start + IN_BATCH]
-        if is_postgres:  # one array parameter: cheaper to send and plan than a long list
-            statement = f"{prefix}{where} = ANY(%s)"
-            params: tuple[Any, ...] = (batch,)
+        if is_postgres:  # one array: cheaper to send and plan than a long list
+            array = _array_literal(batch, numeric=numeric)
+            statement = f"{prefix}{where} IN (SELECT unnest(%s::{array_type}[]))"
+            params: tuple[Any, ...] = (array,)
         else:
             statement = f"{prefix}{where} IN ({', '.join([marker] * len(batch))})"
             params = tuple(batch)
@@ -313,6 +371,15 @@ def driver_select_in(
             params = (equal[1], *params)
         found.extend(map(tuple, conn.exec_driver_sql(statement, params).all()))
     return found
+
+
+def _array_literal(values: Sequence[Any], *, numeric: bool) -> str:
+    """`values` as a PostgreSQL array literal (of numbers, else of quoted text): 5x cheaper to
+    build than the driver's dump of a list."""
+    if numeric:
+        return "{" + ",".join(map(str, values)) + "}"
+    quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + '","'.join(quoted) + '"}'
 
 
 def identity_owners(
