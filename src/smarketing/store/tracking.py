@@ -10,8 +10,7 @@ import orjson
 from sqlalchemy import Connection, func, select, update
 
 from smarketing.store.crm.common import driver_select_in, insert_many, time_converter
-from smarketing.store.identity import update_each
-from smarketing.store.sql import insert_ignore
+from smarketing.store.sql import insert_ignore, update_each
 from smarketing.store.tables import (
     accounts,
     content_items,
