@@ -138,3 +138,24 @@ def test_postgres_answers_like_its_duckdb_copy(postgres_demo: Workspace) -> None
     pg = PostgresEngine(postgres_demo.db.engine)
     _assert_same(expected["2026-Q4"], _run_all(pg, postgres_demo, "2026-Q4"))
     _assert_same(expected["last-90-days"], _run_all(pg, postgres_demo, "last-90-days"))
+
+
+@pytest.mark.postgres
+def test_postgres_attribution_equals_its_duckdb_copy(postgres_demo: Workspace) -> None:
+    """The attribution report's journey rows (joins, ranks and sorts) straight on the store."""
+    from smarketing.analytics.engines.postgres_engine import PostgresEngine
+
+    reports.sync_analytics(postgres_demo)
+    ctx = ReportContext(
+        parse_period("2026-Q4", today=postgres_demo.clock.now().date()),
+        postgres_demo.playbook.playbook,
+        unbound(),
+    )
+    duck = DuckDBEngine(postgres_demo.settings.analytics_path)
+    try:
+        expected = reports.report_on_engine(duck, "attribution", ctx)["credits"]
+    finally:
+        duck.close()
+    got = reports.report_on_engine(PostgresEngine(postgres_demo.db.engine), "attribution", ctx)
+    assert expected.num_rows > 0
+    assert_tables_equal(expected, got["credits"], where="attribution on PostgreSQL")
