@@ -22,8 +22,14 @@ from smarketing.analytics.attribution.arrays import (
     IntArray,
     grouped_count,
 )
-from smarketing.analytics.attribution.markov import ChainCounts, effects_of_counts, markov_credit
+from smarketing.analytics.attribution.markov import (
+    MAX_STATES,
+    ChainCounts,
+    effects_of_counts,
+    markov_credit,
+)
 from smarketing.analytics.attribution.report_paths import SortedPaths
+from smarketing.errors import UsageError
 
 DENSE_EDGE_LIMIT = 1 << 24
 """Edges are counted through a dense code -> edge table up to this many possible codes."""
@@ -45,14 +51,17 @@ class ChainSteps:
 
     @classmethod
     def of(cls, paths: SortedPaths, state: ChannelIdArray, n_states: int) -> ChainSteps:
-        keep = paths.is_start.copy()
-        keep[1:] |= state[1:] != state[:-1]
+        code = np.empty_like(state)  # the previous touch's state, then the step's code
+        code[1:] = state[:-1]
+        keep = code != state
+        keep |= paths.is_start
+        code[paths.is_start] = 0
+        code *= n_states  # fits in int32: n_states <= MAX_STATES
+        code += state
         kept = np.flatnonzero(keep)
         step_starts = np.flatnonzero(paths.is_start[kept])
-        previous = state[kept - 1].astype(np.int64)
-        previous[step_starts] = 0
         return cls(
-            code=previous * n_states + state[kept],
+            code=code[kept].astype(np.int64),
             step_offsets=np.append(step_starts, kept.size).astype(np.int64),
             last=state[paths.offsets[1:] - 1].astype(np.int64),
         )
@@ -106,6 +115,13 @@ class Chain:
         for touches in tokens:
             seen[touches] = True
         token_of_state = np.concatenate([[0], np.flatnonzero(seen)]).astype(np.int64)
+        if token_of_state.size > MAX_STATES:
+            raise UsageError(
+                f"the Markov chain of the attribution report has {token_of_state.size} states "
+                f"(one per token seen in the period), more than the exact solver handles "
+                f"({MAX_STATES})",
+                hint="report a shorter period, or group campaigns and content in the playbook",
+            )
         state_of_token = np.cumsum(seen, dtype=np.int32)
         n = token_of_state.size
         recent_steps = ChainSteps.of(recent, state_of_token[tokens[0]], n)
