@@ -42,6 +42,7 @@ from smarketing.analytics.attribution.journey_rows import (
 from smarketing.analytics.attribution.journeys import (
     CONVERSION_KINDS,
     DIMENSIONS,
+    Dimension,
     JourneyQuery,
 )
 from smarketing.analytics.attribution.models import ModelName
@@ -133,15 +134,15 @@ def journey_credit_rows(
     ci: float | None,
     replicates: int = DEFAULT_REPLICATES,
     groups: int = BOOTSTRAP_GROUPS,
-) -> dict[tuple[str, str], list[dict[str, object]]]:
+) -> dict[tuple[str, Dimension], list[dict[str, object]]]:
     """Per kind and dimension, every model's credit per token from the report's sections:
     the rows of `credit_rows` over the same journeys (intervals: see `report_credit`)."""
     names = names_of_tokens(results["names"], results["content"])
     recent = sorted_paths(results["recent"], ("journey",), names)
     converting = ConvertingPaths.of(results["converting"], names, len(CONVERSION_KINDS))
 
-    def credits(n_groups: int) -> dict[tuple[str, str], KindCredit]:
-        return grouped_credits(  # type: ignore[return-value]
+    def credits(n_groups: int) -> dict[tuple[str, Dimension], KindCredit]:
+        return grouped_credits(
             recent,
             converting,
             names,
@@ -155,7 +156,7 @@ def journey_credit_rows(
     grouped = credits(groups) if ci is not None else {}
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     weights = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=replicates)
-    out: dict[tuple[str, str], list[dict[str, object]]] = {}
+    out: dict[tuple[str, Dimension], list[dict[str, object]]] = {}
     for k, kind in enumerate(CONVERSION_KINDS):
         first, last = converting.kind_bounds[k], converting.kind_bounds[k + 1]
         touches = slice(int(converting.paths.offsets[first]), int(converting.paths.offsets[last]))

@@ -62,8 +62,8 @@ class ReportDef:
     options: frozenset[str] = frozenset()
     """The `ReportOptions` fields this report reads; others are refused."""
     max_rows: int | None = None
-    """Row cap of this report's sections when they are internal aggregates that `finish`
-    reduces (attribution's cells), not rows shown as they are; None: the run's cap."""
+    """Row cap of this report's sections when they are internal rows that `finish` reduces
+    (attribution's sorted journey rows), not rows shown as they are; None: the run's cap."""
 
     def check(self, options: ReportOptions) -> None:
         """Refuse options this report does not read (a typo should not pass unnoticed)."""
