@@ -108,3 +108,11 @@ def import_runs(ws: Workspace) -> list[tuple[Any, ...]]:
              r.checkpoint_row)
             for r in conn.execute(select(im).order_by(im.c.id))
         ]  # fmt: skip
+
+
+def wipe_imports(ws: Workspace) -> None:
+    """Empty what the importers write, so the next run starts from a fresh store."""
+    with ws.db.begin() as conn:
+        for table in (tables.transitions, tables.identities, tables.deals, tables.people,
+                      tables.accounts, tables.imports):  # fmt: skip
+            conn.execute(table.delete())

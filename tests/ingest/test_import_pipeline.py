@@ -21,7 +21,7 @@ from smarketing.ingest.importers.values import ParseOptions, Problem
 from smarketing.services.imports import ImportOptions, ImportSource, ImportStatus, run_import
 from smarketing.services.workspace import Workspace
 from smarketing.store import tables
-from tests.ingest import import_runs, store_state, write_csv
+from tests.ingest import import_runs, store_state, wipe_imports, write_csv
 from tests.ingest.test_import_hubspot import UI_COMPANIES, UI_DEALS
 from tests.ingest.test_import_salesforce import ORDER, _report_exports, sf
 
@@ -76,19 +76,12 @@ def _import_everything(ws: Workspace, folder: Path, *, in_child: bool) -> list[s
     return errors
 
 
-def _wipe(ws: Workspace) -> None:
-    with ws.db.begin() as conn:
-        for table in (tables.transitions, tables.identities, tables.deals, tables.people,
-                      tables.accounts, tables.imports):  # fmt: skip
-            conn.execute(table.delete())
-
-
 def test_parsing_in_a_child_process_gives_the_same_store(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     errors_here = _import_everything(workspace, tmp_path, in_child=False)
     state, runs = store_state(workspace), import_runs(workspace)
-    _wipe(workspace)
+    wipe_imports(workspace)
     errors_there = _import_everything(workspace, tmp_path, in_child=True)
     assert store_state(workspace) == state
     assert import_runs(workspace) == runs
@@ -114,7 +107,7 @@ def test_salesforce_exports_parse_the_same_in_a_child_process(
     with workspace.db.begin() as conn:
         for table in (tables.touchpoints, tables.campaigns):
             conn.execute(table.delete())
-    _wipe(workspace)
+    wipe_imports(workspace)
     assert import_all(in_child=True) == here
 
 
@@ -130,7 +123,7 @@ def test_a_crash_while_a_child_parses_resumes_to_the_same_end(
     run_import(workspace, CONTACTS, path, options=baseline)
     state, runs = store_state(workspace), import_runs(workspace)
     errors = (tmp_path / "baseline-errors.csv").read_text(encoding="utf-8-sig")
-    _wipe(workspace)
+    wipe_imports(workspace)
 
     def crash_after_third_chunk(checkpoint: int) -> None:
         if checkpoint >= 22:

@@ -18,7 +18,7 @@ from smarketing.domain.clock import FrozenClock
 from smarketing.services.imports import ImportOptions, ImportSource, ImportStatus, run_import
 from smarketing.services.workspace import Workspace
 from smarketing.store import crm, tables
-from tests.ingest import import_runs, store_state, write_csv
+from tests.ingest import import_runs, store_state, wipe_imports, write_csv
 
 CONTACTS = ImportSource("hubspot", "contacts")
 HEADER = ["Record ID", "Email", "First Name", "Lifecycle Stage", "Create Date",
@@ -52,13 +52,6 @@ def _rows(count: int, *, all_dated: bool = False) -> list[list[str]]:
     return rows
 
 
-def _wipe(ws: Workspace) -> None:
-    with ws.db.begin() as conn:
-        for table in (tables.transitions, tables.identities, tables.deals, tables.people,
-                      tables.accounts, tables.imports):  # fmt: skip
-            conn.execute(table.delete())
-
-
 def _baseline(
     ws: Workspace, path: Path, errors: Path, chunk_rows: int = 5
 ) -> tuple[dict[str, list[Any]], list[tuple[Any, ...]], str]:
@@ -66,7 +59,7 @@ def _baseline(
     options = ImportOptions(chunk_rows=chunk_rows, errors_path=errors)
     run_import(ws, CONTACTS, path, options=options)
     result = store_state(ws), import_runs(ws), errors.read_text(encoding="utf-8-sig")
-    _wipe(ws)
+    wipe_imports(ws)
     return result
 
 

@@ -17,6 +17,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 ChannelIdArray = NDArray[np.int32]
 BoolArray = NDArray[np.bool_]
+CreditPair = tuple[FloatArray, FloatArray]
+"""Conversions and value credited (per channel; per replicate or group and channel in 2-D)."""
 
 
 def as_floats(values: Any) -> FloatArray:

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smarketing.analytics.attribution.arrays import FloatArray, IntArray, weighted_count
+from smarketing.analytics.attribution.arrays import (
+    CreditPair,
+    FloatArray,
+    IntArray,
+    weighted_count,
+)
 from smarketing.analytics.attribution.bootstrap import (
     DEFAULT_REPLICATES,
     PathCounts,
@@ -43,7 +48,6 @@ from smarketing.analytics.attribution.table import (
 )
 from smarketing.errors import UsageError
 
-CreditPair = tuple[FloatArray, FloatArray]
 Calculator = Callable[[PathCounts], CreditPair]
 STAGE_MODELS: tuple[ModelName, ...] = ("w_shaped", "full_path")
 

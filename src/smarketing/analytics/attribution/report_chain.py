@@ -18,6 +18,7 @@ import numpy as np
 from smarketing.analytics.attribution.arrays import (
     BoolArray,
     ChannelIdArray,
+    CreditPair,
     FloatArray,
     IntArray,
     grouped_count,
@@ -33,8 +34,6 @@ from smarketing.errors import UsageError
 
 DENSE_EDGE_LIMIT = 1 << 24
 """Edges are counted through a dense code -> edge table up to this many possible codes."""
-Credit = tuple[FloatArray, FloatArray]
-"""Conversions and value, [replicates or groups, tokens]."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +72,10 @@ class ChainSteps:
     def only(self, keep: BoolArray) -> ChainSteps:
         """The steps of the paths where `keep` is true (paths renumbered in order)."""
         first, last = self.step_offsets[:-1][keep], self.step_offsets[1:][keep]
+        counts = last - first
         offsets = np.zeros(first.size + 1, dtype=np.int64)
-        np.cumsum(last - first, out=offsets[1:])
-        mine = replace(self, step_offsets=offsets)
-        path = mine.path_of_step()
+        np.cumsum(counts, out=offsets[1:])
+        path = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
         steps = first[path] + np.arange(offsets[-1], dtype=np.int64) - offsets[:-1][path]
         return ChainSteps(code=self.code[steps], step_offsets=offsets, last=self.last[keep])
 
@@ -211,7 +210,7 @@ class Chain:
             ended=ended,
         )
 
-    def credit(self, counts: ChainCounts, weights: FloatArray, n_tokens: int) -> Credit:
+    def credit(self, counts: ChainCounts, weights: FloatArray, n_tokens: int) -> CreditPair:
         """Credit per token for each row of `weights` (one weight per group)."""
         n = self.n_states
         removed = tuple(np.array([s], dtype=np.int64) for s in range(1, n))

@@ -28,6 +28,7 @@ import numpy as np
 from smarketing.analytics.attribution.arrays import (
     BoolArray,
     ChannelIdArray,
+    CreditPair,
     FloatArray,
     IntArray,
     grouped_count,
@@ -37,7 +38,7 @@ from smarketing.analytics.attribution.journeys import DIMENSIONS, Dimension
 from smarketing.analytics.attribution.markov import ChainCounts
 from smarketing.analytics.attribution.models import AttributionSettings, ModelName
 from smarketing.analytics.attribution.paths import ABSENT_STAGE, JourneyPaths
-from smarketing.analytics.attribution.report_chain import Chain, Credit
+from smarketing.analytics.attribution.report_chain import Chain
 from smarketing.analytics.attribution.report_paths import ConvertingPaths, SortedPaths, TokenNames
 from smarketing.analytics.attribution.shapley import shapley_touch_shares
 
@@ -124,14 +125,14 @@ def rule_credits(
     settings: AttributionSettings,
     shape_shares: dict[ModelName, FloatArray],
     n_groups: int,
-) -> dict[ModelName, Credit]:
+) -> dict[ModelName, CreditPair]:
     """Per group and token, the credit of every rule-based model and Shapley.
     `shape_shares`: shares of the models that do not depend on tokens, cached per kind."""
     paths = kind.with_tokens(names, tokens)
     path = kind.path_of_touch
     cell = kind.group[path] * len(names) + tokens
     value = paths.value[path]
-    out: dict[ModelName, Credit] = {}
+    out: dict[ModelName, CreditPair] = {}
     for model in models:
         if model == "markov":
             continue
@@ -155,12 +156,12 @@ class KindCredit:
     """One kind and dimension: per model the credit per group and token (Markov as chain
     counts per group, solved per replicate)."""
 
-    rules: dict[ModelName, Credit]
+    rules: dict[ModelName, CreditPair]
     chain: Chain
     counts: ChainCounts
     n_tokens: int
 
-    def credit(self, model: ModelName, weights: FloatArray) -> Credit:
+    def credit(self, model: ModelName, weights: FloatArray) -> CreditPair:
         """Credit per token for each row of `weights` (one weight per group)."""
         if model == "markov":
             return self.chain.credit(self.counts, weights, self.n_tokens)
