@@ -62,7 +62,7 @@ def test_journey_rows_credit_like_the_touch_rows(
                 q = replace(base, kind=kind, dimension=dimension)
                 touches = execute(engine, journey_touches(unbound(), q), limits=LIMITS)
                 expected = credit_rows(touches, won=kind == "won", settings=settings, ci=None)
-                got = got_by_kind[(kind, dimension)]
+                got = got_by_kind[(kind, dimension)].to_pylist()
                 assert [(r["model"], r["channel"]) for r in got] == [
                     (r["model"], r["channel"]) for r in expected
                 ], (kind, dimension)

@@ -79,18 +79,23 @@ ROW_CAP = 50_000_000
 (about 6M at a million people with 20M touches a year)."""
 BOOTSTRAP_GROUPS = 100
 """Random groups of journeys the bootstrap resamples (see `attribution.report_credit`)."""
+_CREDIT_FIELDS = [
+    ("conversions", pa.float64()),
+    ("value", pa.float64()),
+    ("conversions_low", pa.float64()),
+    ("conversions_high", pa.float64()),
+    ("value_low", pa.float64()),
+    ("value_high", pa.float64()),
+]
+ROW_SCHEMA = pa.schema([("model", pa.string()), ("channel", pa.string()), *_CREDIT_FIELDS])
+"""One kind and dimension's credits (`journey_credit_rows`)."""
 CREDIT_SCHEMA = pa.schema(
     [
         ("conversion", pa.string()),
         ("dimension", pa.string()),
         ("model", pa.string()),
         ("credited", pa.string()),
-        ("conversions", pa.float64()),
-        ("value", pa.float64()),
-        ("conversions_low", pa.float64()),
-        ("conversions_high", pa.float64()),
-        ("value_low", pa.float64()),
-        ("value_high", pa.float64()),
+        *_CREDIT_FIELDS,
     ]
 )
 
@@ -134,9 +139,10 @@ def journey_credit_rows(
     ci: float | None,
     replicates: int = DEFAULT_REPLICATES,
     groups: int = BOOTSTRAP_GROUPS,
-) -> dict[tuple[str, Dimension], list[dict[str, object]]]:
+) -> dict[tuple[str, Dimension], pa.Table]:
     """Per kind and dimension, every model's credit per token from the report's sections:
-    the rows of `credit_rows` over the same journeys (intervals: see `report_credit`)."""
+    the rows of `credit_rows` over the same journeys as a table of `ROW_SCHEMA` (intervals:
+    see `report_credit`)."""
     names = names_of_tokens(results["names"], results["content"])
     recent = sorted_paths(results["recent"], ("journey",), names)
     converting = ConvertingPaths.of(results["converting"], names, len(CONVERSION_KINDS))
@@ -156,13 +162,13 @@ def journey_credit_rows(
     grouped = credits(groups) if ci is not None else {}
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     weights = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=replicates)
-    out: dict[tuple[str, Dimension], list[dict[str, object]]] = {}
+    out: dict[tuple[str, Dimension], pa.Table] = {}
     for k, kind in enumerate(CONVERSION_KINDS):
         first, last = converting.kind_bounds[k], converting.kind_bounds[k + 1]
         touches = slice(int(converting.paths.offsets[first]), int(converting.paths.offsets[last]))
         for dim in DIMENSIONS:
             if first == last:
-                out[(kind, dim)] = []
+                out[(kind, dim)] = ROW_SCHEMA.empty_table()
                 continue
             intervals = (
                 _intervals(grouped[(kind, dim)], weights.astype(np.float64), ci)
@@ -191,7 +197,8 @@ def _rows(
     names: TokenNames,
     converting_tokens: np.ndarray,
     intervals: dict[ModelName, Interval],
-) -> list[dict[str, object]]:
+) -> pa.Table:
+    """Per model, the tokens seen or credited in report order, built column by column."""
     one = np.ones((1, 1))
     point = {model: credit.credit(model, one) for model in MODELS}
     shown = np.zeros(len(names.names), dtype=np.bool_)
@@ -200,26 +207,20 @@ def _rows(
         shown |= (conversions[0] > 0) | (value[0] > 0)
     index = {name: i for i, name in enumerate(names.names)}
     shown_names = [names.names[i] for i in np.flatnonzero(shown)]
-    listed = [index[name] for name in channel_order(shown_names)]
-    rows: list[dict[str, object]] = []
-    for model in MODELS:
-        for i in listed:
-            row: dict[str, object] = {
-                "model": model,
-                "channel": names.names[i],
-                "conversions": float(point[model][0][0, i]),
-                "value": float(point[model][1][0, i]),
-            }
-            if model in intervals:
-                (c_low, c_high), (v_low, v_high) = intervals[model]
-                row |= {
-                    "conversions_low": float(c_low[i]),
-                    "conversions_high": float(c_high[i]),
-                    "value_low": float(v_low[i]),
-                    "value_high": float(v_high[i]),
-                }
-            rows.append(row)
-    return rows
+    listed = np.array([index[name] for name in channel_order(shown_names)], dtype=np.int64)
+    columns: dict[str, object] = {
+        "model": np.repeat(np.array(MODELS, dtype=object), listed.size),
+        "channel": np.tile(np.array(names.names, dtype=object)[listed], len(MODELS)),
+        "conversions": np.concatenate([point[m][0][0, listed] for m in MODELS]),
+        "value": np.concatenate([point[m][1][0, listed] for m in MODELS]),
+    }
+    bounds = ("conversions_low", "conversions_high", "value_low", "value_high")
+    if intervals:
+        for b, bound in enumerate(bounds):
+            columns[bound] = np.concatenate([intervals[m][b // 2][b % 2][listed] for m in MODELS])
+    else:
+        columns |= {bound: pa.nulls(len(MODELS) * listed.size, pa.float64()) for bound in bounds}
+    return pa.table(columns, schema=ROW_SCHEMA)
 
 
 def credit_rows(
@@ -249,16 +250,22 @@ def _finish(ctx: ReportContext, results: dict[str, pa.Table]) -> dict[str, pa.Ta
     by_kind = journey_credit_rows(
         results, settings=settings_from_playbook(ctx.playbook.attribution), ci=ctx.options.ci
     )
-    rows = [
-        {"conversion": kind, "dimension": dimension, "credited": row["channel"], **row}
-        for (kind, dimension), credited in by_kind.items()
-        for row in credited
-    ]
-    table = pa.Table.from_pylist(
-        [{name: row.get(name) for name in CREDIT_SCHEMA.names} for row in rows],
-        schema=CREDIT_SCHEMA,
-    )
-    return {"credits": table}
+    tables = []
+    for (kind, dimension), rows in by_kind.items():
+        n = rows.num_rows
+        tables.append(
+            pa.table(
+                {
+                    "conversion": pa.repeat(kind, n),
+                    "dimension": pa.repeat(dimension, n),
+                    "model": rows["model"],
+                    "credited": rows["channel"],
+                    **{name: rows[name] for name in CREDIT_SCHEMA.names[4:]},
+                },
+                schema=CREDIT_SCHEMA,
+            )
+        )
+    return {"credits": pa.concat_tables(tables) if tables else CREDIT_SCHEMA.empty_table()}
 
 
 register(
