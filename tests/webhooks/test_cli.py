@@ -102,8 +102,9 @@ def test_add_list_send_test_and_the_delivery_log(
     once = run(["worker", "--once", *ws])
     assert once.exit_code == 0, once.stderr
     assert "webhooks: 0 event(s)" in once.stdout.splitlines()[-1]
-    assert once.stdout.splitlines()[:3] == [
+    assert once.stdout.splitlines()[:4] == [
         "processed 0 queued tracking events",
+        "route_waiting: 0",
         "check_sla: 0",
         "recycle_due: 0",
     ]

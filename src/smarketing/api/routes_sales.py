@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
 from smarketing.api.routes_people import Limit, PageOut
+from smarketing.domain.lifecycle import HandoffStatus
 from smarketing.domain.model import Deal, DealType, Handoff
 from smarketing.domain.stages import Role
 from smarketing.domain.touches import TouchKind
@@ -71,7 +72,7 @@ def list_handoffs(
     caller: Reader,
     limit: Limit,
     cursor: str | None = None,
-    status: Literal["assigned", "accepted", "rejected", "qualified", "recycled"] | None = None,
+    status: HandoffStatus | None = None,
     owner: int | None = None,
     breached: bool | None = None,
 ) -> PageOut[HandoffPublic]:

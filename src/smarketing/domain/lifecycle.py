@@ -35,6 +35,7 @@ BEFORE_CUSTOMER = frozenset(
 
 
 class HandoffStatus(StrEnum):
+    WAITING = "waiting"  # no rep could take it yet: the worker routes it when one can
     ASSIGNED = "assigned"
     ACCEPTED = "accepted"
     REJECTED = "rejected"

@@ -27,10 +27,36 @@ from smarketing.store import tracking, users
 from smarketing.store.pagination import Page
 
 
-def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: datetime) -> int:
-    """Make the person an MQL and hand them to a rep by the routing rules; returns the
-    hand-off id."""
+def make_mql(
+    c: Change, person_id: int, *, reason: str, fast_track: bool, at: datetime
+) -> str | None:
+    """Make the person an MQL and hand them to a rep by the routing rules. When no rep can
+    take the lead, the hand-off waits (`route_waiting` gives it a rep later), `handoff.waiting`
+    says why, and so does the answer (None when routed): routing trouble never loses an MQL."""
     move(c, person_id, Stage.MQL, reason=reason, at=at)
+    handoff_id = store.create(c.conn, person_id=person_id, fast_track=fast_track, at=at)
+    try:
+        with c.conn.begin_nested():
+            _route(c, handoff_id, person_id, fast_track=fast_track, at=at)
+    except ValidationFailed as exc:
+        webhooks.emit(
+            c.conn,
+            "handoff.waiting",
+            {
+                "handoff_id": handoff_id,
+                "person_id": person_id,
+                "fast_track": fast_track,
+                "routing_reason": exc.message,
+            },
+            c.now,
+        )
+        return exc.message
+    return None
+
+
+def _route(c: Change, handoff_id: int, person_id: int, *, fast_track: bool, at: datetime) -> None:
+    """Choose the rep by the routing rules (`ValidationFailed` when none can take the lead),
+    assign the hand-off from `at` and start its clocks."""
     pb = c.playbook
     record = people_store.person_record(c.conn, person_id)
     open_counts = store.open_counts(c.conn)
@@ -54,12 +80,11 @@ def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: da
         ("first_touch", first_touch_due(calendar, at, pb.sla, fast_track=fast_track)),
         ("accept", sla_due(calendar, at, hours=pb.sla.accept_within_hours)),
     ]
-    handoff_id = store.create(
+    store.assign(
         c.conn,
-        person_id=person_id,
+        handoff_id,
         owner_id=decision.rep_id,
         rule_id=decision.rule_id,
-        fast_track=fast_track,
         at=at,
         clocks=clocks,
     )
@@ -80,7 +105,25 @@ def make_mql(c: Change, person_id: int, *, reason: str, fast_track: bool, at: da
         },
         c.now,
     )
-    return handoff_id
+
+
+def route_waiting(ws: Workspace, *, limit: int = 500) -> int:
+    """Give waiting hand-offs to reps now that one can take them (a rep came back, a cap
+    freed up, the rules changed), oldest first; their SLA clocks start now. A worker job:
+    returns how many it routed."""
+    routed = 0
+    with ws.db.begin() as conn:
+        c = change_in(ws, conn, "routing")
+        for handoff in store.waiting(conn, limit):
+            try:
+                with conn.begin_nested():
+                    _route(
+                        c, handoff.id, handoff.person_id, fast_track=handoff.fast_track, at=c.now
+                    )
+            except ValidationFailed:
+                continue
+            routed += 1
+    return routed
 
 
 def _visible(conn: Connection, actor: Actor, handoff_id: int, *, act: bool) -> Handoff:

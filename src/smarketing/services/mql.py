@@ -2,8 +2,8 @@
 
 Runs inside the ingest transaction. Only people at `subscriber` or `lead` are candidates
 (recycled people wait out the recycle period; later stages are past MQL). A lead that cannot
-be routed (no eligible rep) still becomes an MQL, unassigned, and the reason is logged: routing
-trouble never blocks ingestion.
+be routed (no eligible rep) still becomes an MQL, its hand-off waits for a rep (the worker's
+`handoffs.route_waiting`), and the reason is logged: routing trouble never blocks ingestion.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from smarketing.domain.stages import Stage
-from smarketing.errors import ValidationFailed
 from smarketing.playbook.conditions import evaluate
 from smarketing.playbook.triggers import fires
 from smarketing.services.handoffs import make_mql
-from smarketing.services.lifecycle import Change, move
+from smarketing.services.lifecycle import Change
 from smarketing.store import identity
 from smarketing.store import people as people_store
 
@@ -83,17 +82,14 @@ def promote(
             fast, at = False, c.now
         else:
             continue
-        try:
-            with c.conn.begin_nested():
-                make_mql(c, person_id, reason=reason, fast_track=fast, at=at)
-        except ValidationFailed as exc:
+        waiting = make_mql(c, person_id, reason=reason, fast_track=fast, at=at)
+        if waiting is not None:
             if not unrouted:
-                why = exc
+                why = waiting
             unrouted.append(person_id)
-            move(c, person_id, Stage.MQL, reason=f"{reason} (not routed: {exc.message})", at=at)
         made.append(person_id)
     if unrouted:  # one line per call, not per MQL: a workspace without reps would flood the log
         logger.warning(
-            "%d MQL(s) not routed (first: person %s): %s", len(unrouted), unrouted[0], why
+            "%d MQL(s) wait for a rep (first: person %s): %s", len(unrouted), unrouted[0], why
         )
     return made

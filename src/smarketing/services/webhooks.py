@@ -56,6 +56,7 @@ class EventType(StrEnum):
     """What a subscription can ask for (plus `*` for everything)."""
 
     MQL_CREATED = "mql.created"
+    HANDOFF_WAITING = "handoff.waiting"
     HANDOFF_ASSIGNED = "handoff.assigned"
     HANDOFF_ACCEPTED = "handoff.accepted"
     HANDOFF_REJECTED = "handoff.rejected"

@@ -60,10 +60,11 @@ def process_tracking_backlog(ws: Workspace) -> Backlog:
 
 
 def default_jobs() -> list[Job]:
-    """Queued events first (they move people), SLA breaches (they emit webhooks), recycling,
-    then delivery."""
+    """Queued events first (they move people), waiting MQLs to reps, SLA breaches (they emit
+    webhooks), recycling, then delivery."""
     return [
         process_tracking_backlog,
+        handoffs.route_waiting,
         handoffs.check_sla,
         handoffs.recycle_due,
         webhooks.dispatch_and_deliver,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, exists, func, select, update
 
-from smarketing.domain.lifecycle import OPEN_STATUSES
+from smarketing.domain.lifecycle import OPEN_STATUSES, HandoffStatus
 from smarketing.domain.model import Handoff, SlaClock
 from smarketing.store.pagination import Page, decode_cursor, encode_cursor
 from smarketing.store.tables import handoffs, sla_clocks
@@ -26,18 +26,16 @@ def create(
     conn: Connection,
     *,
     person_id: int,
-    owner_id: int,
-    rule_id: str,
     fast_track: bool,
     at: datetime,
-    clocks: Sequence[tuple[str, datetime]],
 ) -> int:
+    """A hand-off waiting for a rep (`assign` gives it one); returns its id."""
     new = conn.execute(
         handoffs.insert().values(
             person_id=person_id,
-            owner_id=owner_id,
-            status="assigned",
-            rule_id=rule_id,
+            owner_id=None,
+            status=HandoffStatus.WAITING.value,
+            rule_id=None,
             fast_track=fast_track,
             assigned_at=at,
             created_at=at,
@@ -45,7 +43,30 @@ def create(
         )
     ).inserted_primary_key
     assert new is not None
-    handoff_id = int(new[0])
+    return int(new[0])
+
+
+def assign(
+    conn: Connection,
+    handoff_id: int,
+    *,
+    owner_id: int,
+    rule_id: str,
+    at: datetime,
+    clocks: Sequence[tuple[str, datetime]],
+) -> None:
+    """Give a waiting hand-off to a rep from `at`, and start its SLA clocks."""
+    update_handoff(
+        conn,
+        handoff_id,
+        {
+            "owner_id": owner_id,
+            "rule_id": rule_id,
+            "status": HandoffStatus.ASSIGNED.value,
+            "assigned_at": at,
+        },
+        at,
+    )
     conn.execute(
         sla_clocks.insert(),
         [
@@ -53,7 +74,17 @@ def create(
             for kind, due in clocks
         ],
     )
-    return handoff_id
+
+
+def waiting(conn: Connection, limit: int) -> list[Handoff]:
+    """Hand-offs waiting for a rep, oldest first."""
+    rows = conn.execute(
+        select(handoffs)
+        .where(handoffs.c.status == HandoffStatus.WAITING.value)
+        .order_by(handoffs.c.id)
+        .limit(limit)
+    )
+    return [_handoff(r, []) for r in rows]
 
 
 def _clocks(conn: Connection, ids: Sequence[int]) -> dict[int, list[SlaClock]]:

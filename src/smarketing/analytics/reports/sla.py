@@ -31,11 +31,12 @@ FIRST_TOUCH = "first_touch"
 
 
 def _assigned(ctx: ReportContext) -> ir.Table:
-    """Hand-offs assigned in the period with their first-touch clock, judged as of today."""
+    """Hand-offs assigned to a rep in the period with their first-touch clock, judged as of
+    today (a hand-off still waiting for a rep has no clock yet)."""
     h, c = ctx.tables.handoffs, ctx.tables.sla_clocks
     now = ts(datetime.combine(ctx.today + timedelta(days=1), time()))
     clocks = c.filter(c.kind == FIRST_TOUCH)
-    assigned = h.filter(within(h.assigned_at, ctx.period))
+    assigned = h.filter(within(h.assigned_at, ctx.period) & h.owner_id.notnull())
     j = assigned.left_join(clocks, assigned.id == clocks.handoff_id)
     within_sla = j.stopped_at.notnull() & (j.stopped_at <= j.due_at)
     breached = (

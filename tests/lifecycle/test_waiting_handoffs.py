@@ -1,0 +1,68 @@
+"""An MQL that no rep can take waits in the queue, and reaches a rep as soon as one can."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from smarketing.domain.clock import FrozenClock
+from smarketing.services import admin, handoffs
+from smarketing.services.worker import default_jobs
+from smarketing.services.workspace import Workspace
+from tests.lifecycle.conftest import Receiver, Team, bearer
+from tests.lifecycle.test_journeys import deliver, demo_request
+
+
+def test_waiting_mql_is_routed_when_a_rep_is_back(
+    api: TestClient, workspace: Workspace, team: Team, receiver: Receiver, clock: FrozenClock
+) -> None:
+    admin.set_active(workspace, "rep@acme.example", active=False)  # nobody can take a lead
+    person = demo_request(api, team)
+
+    (waiting,) = api.get(
+        "/api/handoffs", params={"status": "waiting"}, headers=bearer(team.admin_key)
+    ).json()["data"]
+    assert waiting["person_id"] == person
+    assert waiting["owner_id"] is None
+    assert waiting["fast_track"] is True
+    assert waiting["clocks"] == []  # no rep, no clock: the SLA binds a rep
+    person_row = api.get(f"/api/people/{person}", headers=bearer(team.admin_key)).json()
+    assert person_row["stage"] == "mql"
+
+    assert handoffs.route_waiting(workspace) == 0  # still nobody
+    clock.advance(hours=3)
+    admin.set_active(workspace, "rep@acme.example", active=True)
+    assert handoffs.route_waiting in default_jobs()
+    assert handoffs.route_waiting(workspace) == 1
+    assert handoffs.route_waiting(workspace) == 0
+
+    (handoff,) = api.get("/api/handoffs", headers=bearer(team.rep_key)).json()["data"]
+    assert handoff["id"] == waiting["id"]
+    assert (handoff["status"], handoff["owner_id"]) == ("assigned", team.rep_id)
+    assert handoff["fast_track"] is True
+    assert handoff["rule_id"] == "round-robin"
+    assert handoff["assigned_at"] == "2026-01-05T12:00:00Z"  # when a rep got it
+    clocks = {c["kind"]: c["started_at"] for c in handoff["clocks"]}
+    assert clocks == {"first_touch": "2026-01-05T12:00:00Z", "accept": "2026-01-05T12:00:00Z"}
+    owner = api.get(f"/api/people/{person}", headers=bearer(team.admin_key)).json()["owner_id"]
+    assert owner == team.rep_id
+
+    deliver(workspace)
+    assert receiver.rejected == []
+    types = receiver.types()
+    assert types.index("handoff.waiting") < types.index("handoff.assigned")
+    (assigned,) = [r for r in receiver.received if r["type"] == "handoff.assigned"]
+    assert assigned["data"]["owner_id"] == team.rep_id
+    (queued,) = [r for r in receiver.received if r["type"] == "handoff.waiting"]
+    assert "no rep can take this lead" in queued["data"]["routing_reason"]
+
+
+def test_accepting_a_waiting_handoff_is_refused(
+    api: TestClient, workspace: Workspace, team: Team
+) -> None:
+    admin.set_active(workspace, "rep@acme.example", active=False)
+    demo_request(api, team)
+    (waiting,) = api.get(
+        "/api/handoffs", params={"status": "waiting"}, headers=bearer(team.admin_key)
+    ).json()["data"]
+    answer = api.post(f"/api/handoffs/{waiting['id']}/accept", headers=bearer(team.rep_key))
+    assert answer.status_code in (404, 422), answer.text  # not the rep's, and not assigned
