@@ -16,16 +16,19 @@ Speed (docs/benchmarks.md): files of `CHILD_MIN_BYTES` and more are read and par
 child process (`ingest.importers.pipeline`) while this one merges and writes the chunk before;
 one SELECT per key kind and one executemany (PostgreSQL: COPY) per table and chunk; PostgreSQL
 planner statistics are refreshed after chunks 1, 2, 4, 8... so the lookups keep their indexes
-while a table grows from empty.
+while a table grows from empty. On PostgreSQL, people are written one chunk behind, on a
+second thread and connection, while the next chunk is looked up and merged
+(`services.import_overlap`, `store.crm.pending`); chunks still commit one by one, in file
+order, each with its checkpoint.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
@@ -55,10 +58,13 @@ from smarketing.ingest.importers.records import (
 )
 from smarketing.ingest.importers.spec import ImportSpec, RowParser, Target
 from smarketing.ingest.importers.values import ParseOptions, Problem
+from smarketing.services.import_overlap import OneBehind
 from smarketing.services.playbooks import current_version
 from smarketing.services.workspace import Workspace
 from smarketing.store import audit, crm
 from smarketing.store.crm import Counts, ImportRun, ImportStatus, Outcome, RowOutcome
+from smarketing.store.crm.pending import PendingPeople
+from smarketing.store.crm.people import PeopleRows
 
 __all__ = [
     "ImportOptions",
@@ -104,6 +110,8 @@ class ImportOptions:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     parse_in_child: bool | None = None
     """Parse the file in a child process while writing; None: when it has `CHILD_MIN_BYTES`."""
+    overlap_writes: bool = True
+    """PostgreSQL, people: write each chunk on a second thread while merging the next."""
 
 
 class ImportProgress(Protocol):
@@ -166,19 +174,44 @@ def run_import(
     in_child = options.parse_in_child
     if in_child is None:
         in_child = csv_file.size_bytes >= CHILD_MIN_BYTES
+
+    def committed(bytes_read: int) -> None:
+        if progress is not None:
+            progress.advance(rows_done=importer.run.rows_read, bytes_read=bytes_read)
+        if after_chunk is not None:
+            after_chunk(importer.run.checkpoint_row)
+
     try:
         with _fewer_gc_passes(), parsed_chunks(job, in_child=in_child) as chunks:
-            for chunk in chunks:
-                importer.import_chunk(chunk)
-                if progress is not None:
-                    progress.advance(rows_done=importer.run.rows_read, bytes_read=chunk.bytes_read)
-                if after_chunk is not None:
-                    after_chunk(importer.run.checkpoint_row)
+            if importer.overlaps:
+                _import_overlapped(importer, chunks, committed)
+            else:
+                for chunk in chunks:
+                    importer.import_chunk(chunk)
+                    committed(chunk.bytes_read)
     except BaseException:
         importer.close(ImportStatus.FAILED)
         raise
     run = importer.close(ImportStatus.COMPLETED)
     return ImportReport(run, csv_file.encoding, csv_file.delimiter, resumed_after)
+
+
+def _import_overlapped(
+    importer: _ChunkImporter, chunks: Iterable[ParsedChunk], committed: Callable[[int], None]
+) -> None:
+    """Prepare chunk N+1 while chunk N is written; N+1 is handed over only once N has
+    committed and `committed` has been told (so a crash there leaves N+1 unwritten)."""
+    with OneBehind(importer.commit) as writer:
+        for chunk in chunks:
+            prepared = importer.prepare(chunk)
+            if (done := writer.wait()) is not None:
+                committed(done.bytes_read)
+            writer.submit(prepared)
+        if (done := writer.wait()) is not None:
+            committed(done.bytes_read)
+
+
+_YOUNG_OBJECTS = 200_000
 
 
 @contextmanager
@@ -188,9 +221,15 @@ def _fewer_gc_passes() -> Iterator[None]:
     Each row allocates a few dozen small objects and few of them live long, so the default
     (a young-generation pass every 700 allocations) spends about a third of the CPU of an
     import scanning; measured: 60 -> 45 us per HubSpot contact. Memory is still collected.
+
+    The threshold counts container objects allocated and not yet freed since the last pass.
+    A chunk of 5,000 contacts holds about 60,000 of them at its peak (records, merged states,
+    the rows to write; with writes overlapped, the chunk being written holds its rows too), so
+    at 50,000 every chunk paid a pass scanning all of them: measured 13 ms a chunk, 2.6 us a
+    contact. At `_YOUNG_OBJECTS` they are freed before a pass comes.
     """
     before = gc.get_threshold()
-    gc.set_threshold(50_000, before[1], before[2])
+    gc.set_threshold(_YOUNG_OBJECTS, before[1], before[2])
     try:
         yield
     finally:
@@ -208,8 +247,27 @@ def _zone(options: ImportOptions) -> tzinfo:
         ) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A chunk merged, with what to write and save in its transaction."""
+
+    last_row: int
+    bytes_read: int
+    problems: list[Problem]
+    done: Counts
+    now: datetime
+    rows: PeopleRows | None
+    """People rows still to write; None when the chunk's rows were written while merging."""
+
+
 class _ChunkImporter:
-    """One run in progress: writes a parsed chunk and saves the checkpoint, all-or-nothing."""
+    """One run in progress: writes a parsed chunk and saves the checkpoint, all-or-nothing.
+
+    Either `import_chunk` (lookups, merge and writes in one transaction) or, when `overlaps`,
+    `prepare` (lookups and merge on a read connection, main thread) then `commit` (writes and
+    checkpoint, on the writer thread of `OneBehind`, one chunk behind). `commit` alone changes
+    `run`, `errors` and `chunks_done`; `prepare` alone changes `pending`.
+    """
 
     def __init__(
         self,
@@ -242,37 +300,81 @@ class _ChunkImporter:
         )
         self.plan = partial(plan_stage, policy=policy)
         self.chunks_done = 0
+        self.overlaps = (
+            options.overlap_writes
+            and spec.target is Target.PEOPLE
+            and ws.db.engine.dialect.name == "postgresql"
+        )
+        """Only there: SQLite reserves ids inside the write transaction (`reserve_ids`)."""
+        self.pending: PendingPeople | None = None
 
     def import_chunk(self, chunk: ParsedChunk) -> None:
-        records: list[Record] = []
-        problems: list[Problem] = []
-        for parsed in chunk.parsed:
-            if isinstance(parsed, list):
-                problems.extend(parsed)
-            else:
-                records.append(parsed)
-        ctx = crm.WriteContext(
+        records, problems = _split(chunk)
+        ctx = self._context()
+        with self.ws.db.begin() as conn:
+            outcomes = self._write(conn, records, ctx)
+            self._save(conn, self._prepared(chunk, records, outcomes, problems, ctx.now, None))
+        self._after_commit()
+
+    def prepare(self, chunk: ParsedChunk) -> _Prepared:
+        """Look up and merge a chunk of people, to be `commit`ted after the chunk before."""
+        records, problems = _split(chunk)
+        ctx = self._context()
+        people = [r for r in records if isinstance(r, PersonRecord)]
+        with self.ws.db.read() as conn:
+            written, rows, self.pending = crm.prepare_people(
+                conn, people, ctx, self.plan, self.pending
+            )
+        outcomes = _in_order(records, written)
+        return self._prepared(chunk, records, outcomes, problems, ctx.now, rows)
+
+    def commit(self, prepared: _Prepared) -> None:
+        with self.ws.db.begin() as conn:
+            if prepared.rows is not None:
+                prepared.rows.insert(conn)
+            self._save(conn, prepared)
+        self._after_commit()
+
+    def _context(self) -> crm.WriteContext:
+        return crm.WriteContext(
             now=self.ws.clock.now(),
             actor=self.spec.actor,
             reason=self.spec.reason,
             playbook_version_id=self.playbook_version_id,
         )
-        with self.ws.db.begin() as conn:
-            outcomes = self._write(conn, records, ctx)
-            for record, outcome in zip(records, outcomes, strict=True):
-                if outcome.outcome is Outcome.REJECTED:
-                    column = self.parser.columns.header_of(outcome.field or "")
-                    problems.append(
-                        Problem(record.row, column, outcome.reason or "", outcome.value)
-                    )
-            problems.sort(key=lambda p: p.row)
-            self.errors.write(problems)
-            imported = sum(1 for o in outcomes if o.outcome is Outcome.IMPORTED)
-            rejected = len({p.row for p in problems})
-            done = Counts(chunk.rows, imported, chunk.rows - imported - rejected, rejected)
-            self.run = crm.save_progress(
-                conn, self.run, done=done, checkpoint_row=chunk.last_row, now=ctx.now
-            )
+
+    def _prepared(
+        self,
+        chunk: ParsedChunk,
+        records: list[Record],
+        outcomes: list[RowOutcome],
+        problems: list[Problem],
+        now: datetime,
+        rows: PeopleRows | None,
+    ) -> _Prepared:
+        """The chunk's counts and its errors (parse problems and rejected records, by row)."""
+        for record, outcome in zip(records, outcomes, strict=True):
+            if outcome.outcome is Outcome.REJECTED:
+                column = self.parser.columns.header_of(outcome.field or "")
+                problems.append(Problem(record.row, column, outcome.reason or "", outcome.value))
+        problems.sort(key=lambda p: p.row)
+        imported = sum(1 for o in outcomes if o.outcome is Outcome.IMPORTED)
+        rejected = len({p.row for p in problems})
+        done = Counts(chunk.rows, imported, chunk.rows - imported - rejected, rejected)
+        return _Prepared(chunk.last_row, chunk.bytes_read, problems, done, now, rows)
+
+    def _save(self, conn: Connection, prepared: _Prepared) -> None:
+        """The chunk's errors and checkpoint, in its transaction."""
+        self.errors.write(prepared.problems)
+        self.run = crm.save_progress(
+            conn,
+            self.run,
+            done=prepared.done,
+            checkpoint_row=prepared.last_row,
+            now=prepared.now,
+        )
+
+    def _after_commit(self) -> None:
         self.chunks_done += 1
         if self.chunks_done & (self.chunks_done - 1) == 0:  # after chunks 1, 2, 4, 8...
             with self.ws.db.begin() as conn:
@@ -282,10 +384,6 @@ class _ChunkImporter:
         self, conn: Connection, records: list[Record], ctx: crm.WriteContext
     ) -> list[RowOutcome]:
         target = self.spec.target
-        found: list[RowOutcome | None] = [
-            crm.RowOutcome(Outcome.UNCHANGED) if isinstance(r, SkippedRow) else None
-            for r in records
-        ]
         if target is Target.PEOPLE:
             people = [r for r in records if isinstance(r, PersonRecord)]
             written = crm.upsert_people(conn, people, ctx, self.plan)
@@ -300,8 +398,7 @@ class _ChunkImporter:
         else:
             responses = [r for r in records if isinstance(r, CampaignResponseRecord)]
             written = crm.insert_campaign_responses(conn, responses, ctx)
-        results = iter(written)
-        return [o if o is not None else next(results) for o in found]
+        return _in_order(records, written)
 
     def close(self, status: ImportStatus) -> ImportRun:
         self.errors.close()
@@ -321,3 +418,24 @@ class _ChunkImporter:
             if status is ImportStatus.COMPLETED:
                 raise
         return self.run
+
+
+def _split(chunk: ParsedChunk) -> tuple[list[Record], list[Problem]]:
+    """The chunk's records, and the problems of the rows that did not parse."""
+    records: list[Record] = []
+    problems: list[Problem] = []
+    for parsed in chunk.parsed:
+        if isinstance(parsed, list):
+            problems.extend(parsed)
+        else:
+            records.append(parsed)
+    return records, problems
+
+
+_SKIPPED = RowOutcome(Outcome.UNCHANGED)
+
+
+def _in_order(records: list[Record], written: list[RowOutcome]) -> list[RowOutcome]:
+    """One outcome per record: `written` holds those of the records that are not skipped."""
+    results = iter(written)
+    return [_SKIPPED if isinstance(r, SkippedRow) else next(results) for r in records]

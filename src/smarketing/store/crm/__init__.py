@@ -10,7 +10,14 @@ from smarketing.store.crm.accounts import upsert_accounts
 from smarketing.store.crm.campaigns import insert_campaign_responses, upsert_campaigns
 from smarketing.store.crm.common import Outcome, RowOutcome, WriteContext, refresh_statistics
 from smarketing.store.crm.deals import upsert_deals
-from smarketing.store.crm.people import StageMove, StagePlanner, upsert_people
+from smarketing.store.crm.pending import PendingPeople
+from smarketing.store.crm.people import (
+    PeopleRows,
+    StageMove,
+    StagePlanner,
+    prepare_people,
+    upsert_people,
+)
 from smarketing.store.crm.runs import (
     Counts,
     ImportRun,
@@ -26,6 +33,8 @@ __all__ = [
     "ImportRun",
     "ImportStatus",
     "Outcome",
+    "PendingPeople",
+    "PeopleRows",
     "RowOutcome",
     "StageMove",
     "StagePlanner",
@@ -33,6 +42,7 @@ __all__ = [
     "finish_run",
     "get_run",
     "insert_campaign_responses",
+    "prepare_people",
     "refresh_statistics",
     "save_progress",
     "start_run",

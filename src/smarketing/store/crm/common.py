@@ -134,7 +134,7 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
             f"SELECT nextval(s.seq) FROM (SELECT {sequence} AS seq OFFSET 0) AS s, "
             f"generate_series(1, {int(count)})"
         )
-        return [row[0] for row in rows]
+        return list(rows.scalars().all())  # one fetch, not one per id
     largest = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(int(largest) + 1, int(largest) + 1 + count))
 

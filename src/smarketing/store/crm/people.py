@@ -2,15 +2,21 @@
 
 Per chunk: one SELECT of identities by value, one of people by email (and one by id for
 people found through an identity or a merge), one per account key and one of converted deals;
-then one executemany each for new people (ids returned in order), changed people, new
+then one executemany each for new people (ids reserved up front), changed people, new
 identities and transitions. The caller's `StagePlanner` decides stage moves; a person merged
 into another (`merged_into_id`) is updated through the survivor.
+
+`upsert_people` does it all on one connection. `prepare_people` stops before the writes and
+hands back the rows (`PeopleRows`) and what they will change (`PendingPeople`), so that a
+caller can write them on another connection while it looks up and merges the next chunk
+(`services.import_overlap`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
@@ -36,6 +42,7 @@ from smarketing.store.crm.common import (
     time_converter,
     update_by_id,
 )
+from smarketing.store.crm.pending import PendingPeople
 from smarketing.store.tables import deals, identities, people, transitions
 
 StageMove = tuple[Stage | None, Stage, datetime]
@@ -51,6 +58,7 @@ STAGE_TEXT: dict[Stage, str] = {stage: stage.value for stage in Stage}
 STAGE_BY_TEXT: dict[str, Stage] = {stage.value: stage for stage in Stage}
 _PLAIN_STATE_OF = itemgetter(*STATE[:-1])
 INSERT_COLUMNS = ("id", *STATE, "change_seq", "created_at", "updated_at")
+IDENTITY_COLUMNS = ("person_id", "kind", "value", "created_at")
 TRANSITION_COLUMNS = ("person_id", "from_stage", "to_stage", "at", "actor", "reason",
                       "playbook_version_id")  # fmt: skip
 
@@ -94,16 +102,63 @@ def upsert_people(
     """Merge `records` into `people` (with identities, dated transitions, deal links)."""
     chunk = PeopleChunk(conn, records)
     outcomes = [chunk.merge(r, plan) for r in records]
-    chunk.write(ctx)
+    chunk.rows(ctx).insert(conn)
     return outcomes
+
+
+def prepare_people(
+    conn: Connection,
+    records: Sequence[PersonInput],
+    ctx: WriteContext,
+    plan: StagePlanner,
+    pending: PendingPeople | None,
+) -> tuple[list[RowOutcome], PeopleRows, PendingPeople]:
+    """`upsert_people` up to the writes: the outcomes, the rows to write (on any connection,
+    after `pending`'s) and what they change, for the lookups of the next chunk.
+
+    `conn` only reads (and, on PostgreSQL, draws ids from the sequence, which no rollback
+    returns). `pending`: the previous chunk's changes when they may not be committed yet;
+    the lookups see them whether or not they are (see `PendingPeople`)."""
+    chunk = PeopleChunk(conn, records, pending)
+    outcomes = [chunk.merge(r, plan) for r in records]
+    rows = chunk.rows(ctx)
+    return outcomes, rows, chunk.changes(rows.new_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleRows:
+    """One chunk's writes, values converted for the driver: plain data, so another thread
+    may write them (`insert`) while the chunk that made them goes on to the next."""
+
+    new_ids: dict[int, int]
+    """Real id of each new person's negative key."""
+    people: list[tuple[Any, ...]]
+    changed: list[dict[str, Any]]
+    identities: list[tuple[Any, ...]]
+    transitions: list[tuple[Any, ...]]
+    deal_links: list[dict[str, Any]]
+
+    def insert(self, conn: Connection) -> None:
+        """Write the rows in the caller's transaction: people first (the others refer to them)."""
+        insert_many(conn, people, INSERT_COLUMNS, self.people, converted=True)
+        update_by_id(conn, people, self.changed)
+        insert_many(conn, identities, IDENTITY_COLUMNS, self.identities, converted=True)
+        insert_many(conn, transitions, TRANSITION_COLUMNS, self.transitions, converted=True)
+        update_by_id(conn, deals, self.deal_links)
 
 
 class PeopleChunk:
     """What exists for one chunk of records, merged in memory row by row, written at once.
-    New people get negative keys until their insert returns real ids."""
+    New people get negative keys until `rows` reserves their real ids."""
 
-    def __init__(self, conn: Connection, records: Sequence[PersonInput]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        records: Sequence[PersonInput],
+        pending: PendingPeople | None = None,
+    ) -> None:
         self.conn = conn
+        self.pending = pending
         self.state: dict[int, dict[str, Any]] = {}
         self.loaded: dict[int, dict[str, Any]] = {}
         self.merged_into: dict[int, int] = {}
@@ -119,24 +174,34 @@ class PeopleChunk:
         emails = {r.email for r in records if r.email}
         keys = {("email", e) for e in emails}
         keys.update((str(ref.kind), ref.value) for r in records for ref in r.external_ids)
+        pending = self.pending
         self.by_identity.update(identity_owners(self.conn, keys))
+        if pending is not None:
+            self.by_identity.update(pending.identity_owners(keys))
         columns = ("id", "merged_into_id", *STATE)
-        self._keep(driver_select_in(self.conn, people, columns, "email", emails))
+        found = driver_select_in(self.conn, people, columns, "email", emails)
+        self._keep(pending.people_by_email(found, emails) if pending else found)
         missing = set(self.by_identity.values()) - self.state.keys()
         while missing:
-            self._keep(driver_select_in(self.conn, people, columns, "id", missing))
+            if pending is None:
+                self._keep(driver_select_in(self.conn, people, columns, "id", missing))
+            else:
+                stored = missing - pending.people.keys()
+                found = driver_select_in(self.conn, people, columns, "id", stored)
+                self._keep(pending.people_by_id(found, missing))
             missing = set(self.merged_into.values()) - self.state.keys()
         links = [(str(r.account.key), r.account.value) for r in records if r.account]
         links += [("domain", r.company_domain) for r in records if r.company_domain]
         self.accounts = account_ids(self.conn, links)
+        found_deals = select_in(
+            self.conn,
+            [deals.c.id, deals.c.salesforce_id, deals.c.person_id],
+            deals.c.salesforce_id,
+            {d for r in records for d in r.converted_deal_ids},
+        )
         self.deals: dict[str, tuple[int, int | None]] = {
-            sfid: (deal_id, person_id)
-            for deal_id, sfid, person_id in select_in(
-                self.conn,
-                [deals.c.id, deals.c.salesforce_id, deals.c.person_id],
-                deals.c.salesforce_id,
-                {d for r in records for d in r.converted_deal_ids},
-            )
+            sfid: (deal_id, pending.deals.get(deal_id, person_id) if pending else person_id)
+            for deal_id, sfid, person_id in found_deals
         }
 
     def _keep(self, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -285,7 +350,9 @@ class PeopleChunk:
                 added += 1
         return added
 
-    def write(self, ctx: WriteContext) -> None:
+    def rows(self, ctx: WriteContext) -> PeopleRows:
+        """The chunk's rows for the driver, with real ids for the new people (reserved here:
+        on SQLite this needs the write transaction, see `reserve_ids`)."""
         now = ctx.now
         db_time = time_converter(self.conn)
         db_now = db_time(now)
@@ -305,20 +372,11 @@ class PeopleChunk:
                 (person_id, *_PLAIN_STATE_OF(state), json_text(state["traits"]), 0, db_created,
                  db_now)
             )  # fmt: skip
-        insert_many(self.conn, people, INSERT_COLUMNS, rows, converted=True)
         changed = [
             {"row_id": k, **state, "updated_at": now}
             for k, state in self.state.items()
             if k > 0 and state != self.loaded[k]
         ]
-        update_by_id(self.conn, people, changed)
-        insert_many(
-            self.conn,
-            identities,
-            ("person_id", "kind", "value", "created_at"),
-            [(real.get(k, k), kind, value, db_now) for k, kind, value in self.new_identities],
-            converted=True,
-        )
         moves = []
         for k, old, new, at in self.moves:
             db_at = times.get(at)
@@ -328,9 +386,35 @@ class PeopleChunk:
                 (real.get(k, k), STAGE_TEXT[old] if old else None, STAGE_TEXT[new], db_at,
                  ctx.actor, ctx.reason, ctx.playbook_version_id)
             )  # fmt: skip
-        insert_many(self.conn, transitions, TRANSITION_COLUMNS, moves, converted=True)
-        links = [
-            {"row_id": deal_id, "person_id": real.get(k, k), "updated_at": now}
-            for deal_id, k in self.deal_links
-        ]
-        update_by_id(self.conn, deals, links)
+        return PeopleRows(
+            new_ids=real,
+            people=rows,
+            changed=changed,
+            identities=[
+                (real.get(k, k), kind, value, db_now) for k, kind, value in self.new_identities
+            ],
+            transitions=moves,
+            deal_links=[
+                {"row_id": deal_id, "person_id": real.get(k, k), "updated_at": now}
+                for deal_id, k in self.deal_links
+            ],
+        )
+
+    def changes(self, real: Mapping[int, int]) -> PendingPeople:
+        """What this chunk's rows change (new people by their real ids in `real`), for the
+        lookups of the next chunk while these rows may not be committed yet."""
+        people: dict[int, tuple[Any, ...]] = {}
+        for k, state in self.state.items():
+            if k < 0:
+                person_id, merged_into_id = real[k], None
+            elif state != self.loaded[k]:
+                person_id, merged_into_id = k, self.merged_into.get(k)
+            else:
+                continue
+            people[person_id] = (person_id, merged_into_id, *_PLAIN_STATE_OF(state),
+                                 state["traits"])  # fmt: skip
+        return PendingPeople(
+            people=people,
+            identities={(kind, value): real.get(k, k) for k, kind, value in self.new_identities},
+            deals={deal_id: real.get(k, k) for deal_id, k in self.deal_links},
+        )
