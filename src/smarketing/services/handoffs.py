@@ -107,10 +107,15 @@ def _route(c: Change, handoff_id: int, person_id: int, *, fast_track: bool, at: 
     )
 
 
-def route_waiting(ws: Workspace, *, limit: int = 500) -> int:
+def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
     """Give waiting hand-offs to reps now that one can take them (a rep came back, a cap
-    freed up, the rules changed), oldest first; their SLA clocks start now. A worker job:
-    returns how many it routed."""
+    freed up, the rules changed), oldest first, up to `limit` a round; their SLA clocks start
+    now. A worker job: returns how many it routed. Nothing waiting costs one read, not a write
+    transaction (the worker runs this every few seconds beside tracking)."""
+    with ws.db.read() as conn:
+        queue = store.waiting(conn, limit)
+    if not queue:
+        return 0
     routed = 0
     with ws.db.begin() as conn:
         c = change_in(ws, conn, "routing")
