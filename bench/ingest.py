@@ -135,14 +135,12 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def pending_events(database_url: str) -> int:
-    from sqlalchemy import text
-
+    from smarketing.store import tracking
     from smarketing.store.database import make_engine
 
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM events WHERE processed_at IS NULL"))
-        value = int(count.scalar_one())
+        value = tracking.count_pending(conn)
     engine.dispose()
     return value
 
@@ -188,11 +186,9 @@ def raw_insert_rate(database_url: str, seconds: float) -> float:
     engine = make_engine(database_url)
     rng = random.Random(3)
     now = datetime.now(UTC).isoformat()
-    columns = (
-        "source_id, message_id, type, anonymous_id, timestamp, received_at, payload, processed_at"
-    )
+    columns = "source_id, message_id, type, anonymous_id, timestamp, received_at, payload"
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
-    sql = f"INSERT INTO events ({columns}) VALUES ({', '.join([mark] * 8)})"
+    sql = f"INSERT INTO events ({columns}) VALUES ({', '.join([mark] * 7)})"
     done = 0
     raw = engine.raw_connection()
     try:
@@ -210,7 +206,6 @@ def raw_insert_rate(database_url: str, seconds: float) -> float:
                     now,
                     now,
                     json.dumps(item),
-                    now,
                 )
                 for item in batch  # type: ignore[union-attr]
             ]

@@ -2,10 +2,11 @@
 
 Two stages. **Accept**: a batch is validated and its events (deduplicated by the UNIQUE
 (source, messageId) constraint) and failed events (with their reasons) commit in one
-transaction; only then does the API answer 200. **Process**: the stored events, a durable
-queue (`events.processed_at IS NULL`), are resolved in chunks (people and identities, account
-links, touchpoints, scores, MQLs: `tracking_effects`), each chunk one transaction that also
-marks its events processed, so a crash between the stages loses nothing.
+transaction with their entries in the processor's durable queue (`event_queue`); only then
+does the API answer 200. **Process**: the queued events are resolved in chunks (people and
+identities, account links, touchpoints, scores, MQLs: `tracking_effects`), each chunk one
+transaction that also takes its events off the queue, so a crash at any point loses nothing
+and processes nothing twice.
 
 With `inline=True` (a process without a background processor: tests, `serve --no-worker`,
 replays) both stages run in the request's one transaction.
@@ -145,7 +146,7 @@ class Tracker:
                 seen.add(outcome.event.message_id)
                 outcome.index = index
                 parsed.append(outcome)
-        rows = [event_row(source.id, p, received_at if self.inline else None) for p in parsed]
+        rows = [event_row(source.id, p) for p in parsed]
         failed = failed if keep_failed else []
         if self.inline:
             new_ids = self._store_and_apply(rows, failed, parsed, received_at)
@@ -202,7 +203,7 @@ class Tracker:
             try:
                 with self.ws.db.begin() as conn:
                     tracking.insert_failed(conn, failed)
-                    new_ids = tracking.insert_new_events(conn, rows)
+                    new_ids = tracking.insert_new_events(conn, rows, queue=False)
                     fresh = []
                     for p, row in zip(parsed, rows, strict=True):
                         event_id = new_ids.get((row[0], row[1]))
@@ -249,7 +250,7 @@ class Tracker:
                     if fresh:
                         effects.apply(fresh)
                     tracking.insert_failed(conn, failed)
-                    tracking.mark_processed(conn, [r.id for r in rows], now)
+                    tracking.dequeue(conn, [r.id for r in rows])
                 break
             except DBAPIError as exc:
                 if attempt == RETRIES or not retryable(exc):

@@ -63,7 +63,7 @@ class GroupCommit:
                     with self.db.begin() as conn:
                         tracking.insert_failed(conn, [f for r in group for f in r.failed])
                         new = tracking.insert_new_events(
-                            conn, [row for r in group for row in r.rows]
+                            conn, [row for r in group for row in r.rows], queue=True
                         )
                     break
                 except DBAPIError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -70,7 +69,7 @@ def stored_payload(p: Parsed) -> dict[str, Any]:
     return payload
 
 
-def event_row(source_id: int, p: Parsed, processed_at: datetime | None) -> tuple[Any, ...]:
+def event_row(source_id: int, p: Parsed) -> tuple[Any, ...]:
     """The `events` row, in `store.tracking.EVENT_COLUMNS` order."""
     e = p.event
     return (
@@ -85,7 +84,6 @@ def event_row(source_id: int, p: Parsed, processed_at: datetime | None) -> tuple
         e.sent_at,
         e.received_at,
         orjson.dumps(stored_payload(p), default=str).decode(),
-        processed_at,
     )
 
 

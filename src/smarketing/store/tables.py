@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 from smarketing.store.types import Money, UTCDateTime
@@ -217,15 +216,19 @@ events = Table(
     Column("sent_at", UTCDateTime()),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("payload", JSON, nullable=False),
-    # NULL until the processor has resolved identity, touchpoints and scores (the queue).
-    Column("processed_at", UTCDateTime()),
     UniqueConstraint("source_id", "message_id"),
-    Index(
-        "ix_events_pending",
-        "id",
-        sqlite_where=text("processed_at IS NULL"),
-        postgresql_where=text("processed_at IS NULL"),
-    ),
+)
+
+# The processor's queue: the ids of stored events whose identity, touchpoints and scores are
+# not resolved yet. Written with the events, deleted in the transaction that processes them.
+# A table of its own because marking the wide `events` row instead wrote a new version of it
+# (payload included) and of its index entries per event on PostgreSQL. No foreign key: its
+# check would lock (write to) the event row the queue exists to leave alone; events are never
+# deleted, and the queue only ever holds ids just returned by their INSERT.
+event_queue = Table(
+    "event_queue",
+    metadata,
+    Column("event_id", Id, primary_key=True, autoincrement=False),
 )
 
 failed_events = Table(
