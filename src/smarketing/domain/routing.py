@@ -84,6 +84,12 @@ def _eligible(rep: RepLoad, max_open: int | None) -> bool:
     return rep.active and (max_open is None or rep.open_handoffs < max_open)
 
 
+def any_eligible(reps: Iterable[RepLoad], max_open: int | None) -> bool:
+    """Whether any rep could take a lead now (active, under the cap): when none can, no rule
+    routes anything, whatever the lead."""
+    return any(_eligible(rep, max_open) for rep in reps)
+
+
 def _cap_text(max_open: int | None) -> str:
     return f" under the cap of {max_open} open leads" if max_open is not None else ""
 

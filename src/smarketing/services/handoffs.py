@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from smarketing.domain.business_hours import BusinessCalendar, first_touch_due, sla_due
 from smarketing.domain.lifecycle import OPEN_STATUSES, HandoffStatus, missing_qualification
 from smarketing.domain.model import Handoff
-from smarketing.domain.routing import RepLoad, route
+from smarketing.domain.routing import RepLoad, any_eligible, route
 from smarketing.domain.stages import Role, Stage
 from smarketing.domain.touches import SALES_CHANNEL, TouchKind
 from smarketing.errors import NotFoundError, ValidationFailed
@@ -59,12 +59,7 @@ def _route(c: Change, handoff_id: int, person_id: int, *, fast_track: bool, at: 
     assign the hand-off from `at` and start its clocks."""
     pb = c.playbook
     record = people_store.person_record(c.conn, person_id)
-    open_counts = store.open_counts(c.conn)
-    reps = [
-        RepLoad.of(u, open_counts.get(u.id, 0))
-        for u in users.list_users(c.conn)
-        if u.role is Role.SALES
-    ]
+    reps = _rep_loads(c.conn)
     rotation_ids = [r.id for r in pb.routing.rules if r.kind != "account_owner"]
     decision = route(
         record,
@@ -107,15 +102,27 @@ def _route(c: Change, handoff_id: int, person_id: int, *, fast_track: bool, at: 
     )
 
 
+def _rep_loads(conn: Connection) -> list[RepLoad]:
+    """The sales reps and the hand-offs each holds open."""
+    open_counts = store.open_counts(conn)
+    return [
+        RepLoad.of(u, open_counts.get(u.id, 0))
+        for u in users.list_users(conn)
+        if u.role is Role.SALES
+    ]
+
+
 def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
     """Give waiting hand-offs to reps now that one can take them (a rep came back, a cap
     freed up, the rules changed), oldest first, up to `limit` a round; their SLA clocks start
     now. A worker job: returns how many it routed. Nothing waiting costs one read, not a write
-    transaction (the worker runs this every few seconds beside tracking)."""
+    transaction (the worker runs this every few seconds beside tracking); nor does a queue
+    that no rep can take from (measured: 100 failed routings held the SQLite writer for
+    ~140 ms a round)."""
+    max_open = ws.playbook.playbook.routing.max_open_per_rep
     with ws.db.read() as conn:
-        queue = store.waiting(conn, limit)
-    if not queue:
-        return 0
+        if not store.waiting(conn, 1) or not any_eligible(_rep_loads(conn), max_open):
+            return 0
     routed = 0
     with ws.db.begin() as conn:
         c = change_in(ws, conn, "routing")
