@@ -62,9 +62,15 @@ from smarketing.services.import_overlap import OneBehind
 from smarketing.services.playbooks import current_version
 from smarketing.services.workspace import Workspace
 from smarketing.store import audit, crm
-from smarketing.store.crm import Counts, ImportRun, ImportStatus, Outcome, RowOutcome
-from smarketing.store.crm.pending import PendingPeople
-from smarketing.store.crm.people import PeopleRows
+from smarketing.store.crm import (
+    Counts,
+    ImportRun,
+    ImportStatus,
+    Outcome,
+    PendingPeople,
+    PeopleRows,
+    RowOutcome,
+)
 
 __all__ = [
     "ImportOptions",
