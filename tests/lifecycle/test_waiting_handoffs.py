@@ -66,3 +66,29 @@ def test_accepting_a_waiting_handoff_is_refused(
     ).json()["data"]
     answer = api.post(f"/api/handoffs/{waiting['id']}/accept", headers=bearer(team.rep_key))
     assert answer.status_code in (404, 422), answer.text  # not the rep's, and not assigned
+
+
+def test_rotation_continues_after_the_latest_assignment_not_the_latest_handoff(
+    api: TestClient, workspace: Workspace, team: Team, clock: FrozenClock
+) -> None:
+    """A waiting hand-off routed late takes its turn in the rotation like any other: the
+    next lead goes to the rep after the one who got it, not after the owner of the newest
+    hand-off."""
+    admin.set_active(workspace, "rep@acme.example", active=False)
+    first = demo_request(api, team, 1)  # waits: nobody can take it
+    clock.advance(hours=1)
+    admin.set_active(workspace, "rep@acme.example", active=True)
+    second = demo_request(api, team, 2)  # the only rep takes it at once
+    clock.advance(hours=1)
+    admin.set_active(workspace, "other@acme.example", active=True)
+    assert handoffs.route_waiting(workspace) == 1  # `first`, to the rep after `rep`
+    clock.advance(hours=1)
+    third = demo_request(api, team, 3)
+
+    owners = {
+        h["person_id"]: h["owner_id"]
+        for h in api.get("/api/handoffs", headers=bearer(team.admin_key)).json()["data"]
+    }
+    assert owners[second] == team.rep_id
+    assert owners[first] == team.other_rep_id
+    assert owners[third] == team.rep_id  # the turn after `other`, who was assigned last

@@ -218,14 +218,16 @@ def recycled_before(conn: Connection, before: datetime) -> list[Row[Any]]:
 
 
 def last_owner_by_rules(conn: Connection, rule_ids: Sequence[str]) -> int:
-    """Owner of the latest hand-off one of these rules assigned (0 when none): the
-    round-robin cursor, derived rather than stored."""
+    """Owner of the hand-off one of these rules assigned last (0 when none): the round-robin
+    cursor, derived rather than stored. Ordered by when the rep got it, not by hand-off id: a
+    hand-off that waited for a rep is assigned after newer ones (ties in time: by id, the
+    order a routing pass assigns them in)."""
     if not rule_ids:
         return 0
     owner = conn.execute(
         select(handoffs.c.owner_id)
-        .where(handoffs.c.rule_id.in_(list(rule_ids)))
-        .order_by(handoffs.c.id.desc())
+        .where(handoffs.c.rule_id.in_(list(rule_ids)), handoffs.c.owner_id.is_not(None))
+        .order_by(handoffs.c.assigned_at.desc(), handoffs.c.id.desc())
         .limit(1)
     ).scalar()
     return int(owner or 0)
