@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Connection, text
 
-from smarketing.store.database import Database, make_engine
+from smarketing.store.database import BULK_WAL_PAGES, WAL_PAGES, Database, make_engine
 
 HOLDER = """
 import fcntl, os, sqlite3, sys, time
@@ -47,3 +48,32 @@ def test_a_writer_waits_for_the_lock_file_of_another_process(tmp_path: Path) -> 
         order = [r.who for r in conn.execute(text("SELECT who FROM writes ORDER BY id"))]
     db.dispose()
     assert order == ["other process", "this process"]
+
+
+def test_bulk_transactions_checkpoint_less_often_and_only_themselves(tmp_path: Path) -> None:
+    """An import's chunks (`bulk`) let the write-ahead log grow before copying it back; the
+    connection goes back to the pool with SQLite's default, whether the chunk committed or
+    not."""
+    db = Database(make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}"))
+
+    def pages(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    with db.begin() as conn:
+        assert pages(conn) == WAL_PAGES
+    with db.begin(bulk=True) as conn:
+        assert pages(conn) == BULK_WAL_PAGES
+        conn.execute(text("CREATE TABLE writes (id INTEGER PRIMARY KEY)"))
+    with db.begin() as conn:
+        assert pages(conn) == WAL_PAGES
+
+    def failing_chunk() -> None:
+        with db.begin(bulk=True) as conn:
+            conn.execute(text("INSERT INTO writes (id) VALUES (1)"))
+            raise RuntimeError("the chunk fails")
+
+    with pytest.raises(RuntimeError, match="the chunk fails"):
+        failing_chunk()
+    with db.begin() as conn:
+        assert pages(conn) == WAL_PAGES
+        assert conn.execute(text("SELECT count(*) FROM writes")).scalar_one() == 0

