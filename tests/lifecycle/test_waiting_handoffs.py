@@ -92,3 +92,25 @@ def test_rotation_continues_after_the_latest_assignment_not_the_latest_handoff(
     assert owners[second] == team.rep_id
     assert owners[first] == team.other_rep_id
     assert owners[third] == team.rep_id  # the turn after `other`, who was assigned last
+
+
+def test_mqls_made_together_take_turns(api: TestClient, workspace: Workspace, team: Team) -> None:
+    """One batch, one processing transaction, four MQLs: the rotation moves on with each one
+    (the routing state is read once per batch and kept current in memory)."""
+    admin.set_active(workspace, "other@acme.example", active=True)
+    batch = []
+    for n in range(1, 5):
+        batch += [
+            {"type": "identify", "messageId": f"i{n}", "userId": f"u{n}",
+             "traits": {"email": f"buyer{n}@firm{n}.example"}},
+            {"type": "track", "messageId": f"t{n}", "userId": f"u{n}", "event": "Demo Requested"},
+        ]  # fmt: skip
+    answer = api.post("/v1/batch", json={"batch": batch}, auth=(team.write_key, ""))
+    assert answer.json()["stored"] == 8
+
+    handoffs_made = api.get("/api/handoffs", headers=bearer(team.admin_key)).json()["data"]
+    owners = [h["owner_id"] for h in sorted(handoffs_made, key=lambda h: h["id"])]
+    assert len(owners) == 4
+    assert owners[0::2] == [owners[0]] * 2
+    assert owners[1::2] == [owners[1]] * 2
+    assert {owners[0], owners[1]} == {team.rep_id, team.other_rep_id}

@@ -72,6 +72,30 @@ def test_nothing_is_queued_when_nobody_listens(workspace: Workspace) -> None:
     assert count(workspace, outbox) == 0
 
 
+def test_listeners_are_read_once_a_transaction_and_new_ones_count_at_once(
+    workspace: Workspace,
+) -> None:
+    """The active subscriptions are cached for the transaction: a subscription made in the
+    same transaction, or committed before the next one starts, is heard."""
+    now = workspace.clock.now()
+    with workspace.db.begin() as conn:
+        assert emit(conn, EventType.MQL_CREATED, {"person_id": 1}, now) is None
+        store.add_subscription(
+            conn,
+            url="https://a.example/in",
+            secret="s",
+            event_types=["mql.created"],
+            description=None,
+            now=now,
+        )
+        assert emit(conn, EventType.MQL_CREATED, {"person_id": 2}, now) is not None
+        assert emit(conn, EventType.DEAL_WON, {"deal_id": 1}, now) is None
+    subscribe(workspace, "deal.won")  # another transaction
+    with workspace.db.begin() as conn:
+        assert emit(conn, EventType.DEAL_WON, {"deal_id": 2}, now) is not None
+    assert count(workspace, outbox) == 2
+
+
 def test_emit_many_queues_a_batch_with_one_listener_check(workspace: Workspace) -> None:
     subscribe(workspace, "person.stage_changed")
     now = workspace.clock.now()

@@ -9,16 +9,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from smarketing.domain.business_hours import BusinessCalendar, first_touch_due, sla_due
 from smarketing.domain.lifecycle import OPEN_STATUSES, HandoffStatus, missing_qualification
 from smarketing.domain.model import Handoff
-from smarketing.domain.routing import RepLoad, any_eligible, route
-from smarketing.domain.stages import Role, Stage
+from smarketing.domain.routing import any_eligible
+from smarketing.domain.stages import Stage
 from smarketing.domain.touches import SALES_CHANNEL, TouchKind
 from smarketing.errors import NotFoundError, ValidationFailed
-from smarketing.playbook.conditions import evaluate
 from smarketing.services import webhooks
 from smarketing.services.access import Actor, require_seller, team_of
+from smarketing.services.assignment import Assigner, rep_loads
 from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed
 from smarketing.services.workspace import Workspace
 from smarketing.store import handoffs as store
@@ -28,16 +27,23 @@ from smarketing.store.pagination import Page
 
 
 def make_mql(
-    c: Change, person_id: int, *, reason: str, fast_track: bool, at: datetime
+    c: Change,
+    person_id: int,
+    *,
+    reason: str,
+    fast_track: bool,
+    at: datetime,
+    assigner: Assigner | None = None,
 ) -> str | None:
     """Make the person an MQL and hand them to a rep by the routing rules. When no rep can
     take the lead, the hand-off waits (`route_waiting` gives it a rep later), `handoff.waiting`
-    says why, and so does the answer (None when routed): routing trouble never loses an MQL."""
+    says why, and so does the answer (None when routed): routing trouble never loses an MQL.
+    `assigner`: the one of the caller's batch of MQLs (see `assignment`)."""
     move(c, person_id, Stage.MQL, reason=reason, at=at)
     handoff_id = store.create(c.conn, person_id=person_id, fast_track=fast_track, at=at)
+    assigner = assigner or Assigner(c)
     try:
-        with c.conn.begin_nested():
-            _route(c, handoff_id, person_id, fast_track=fast_track, at=at)
+        decision = assigner.choose(person_id)
     except ValidationFailed as exc:
         webhooks.emit(
             c.conn,
@@ -51,65 +57,8 @@ def make_mql(
             c.now,
         )
         return exc.message
+    assigner.assign(handoff_id, person_id, decision, fast_track=fast_track, at=at)
     return None
-
-
-def _route(c: Change, handoff_id: int, person_id: int, *, fast_track: bool, at: datetime) -> None:
-    """Choose the rep by the routing rules (`ValidationFailed` when none can take the lead),
-    assign the hand-off from `at` and start its clocks."""
-    pb = c.playbook
-    record = people_store.person_record(c.conn, person_id)
-    reps = _rep_loads(c.conn)
-    rotation_ids = [r.id for r in pb.routing.rules if r.kind != "account_owner"]
-    decision = route(
-        record,
-        record["account"].get("owner_id"),
-        pb.routing.rules,
-        reps,
-        pb.routing.max_open_per_rep,
-        store.last_owner_by_rules(c.conn, rotation_ids),
-        matches=evaluate,
-    )
-    calendar = BusinessCalendar.from_playbook(pb)
-    clocks = [
-        ("first_touch", first_touch_due(calendar, at, pb.sla, fast_track=fast_track)),
-        ("accept", sla_due(calendar, at, hours=pb.sla.accept_within_hours)),
-    ]
-    store.assign(
-        c.conn,
-        handoff_id,
-        owner_id=decision.rep_id,
-        rule_id=decision.rule_id,
-        at=at,
-        clocks=clocks,
-    )
-    from smarketing.store import identity
-
-    identity.update_person(c.conn, person_id, {"owner_id": decision.rep_id}, c.now)
-    webhooks.emit(
-        c.conn,
-        "handoff.assigned",
-        {
-            "handoff_id": handoff_id,
-            "person_id": person_id,
-            "owner_id": decision.rep_id,
-            "rule_id": decision.rule_id,
-            "routing_reason": decision.reason,
-            "fast_track": fast_track,
-            "due": {k: d.isoformat() for k, d in clocks},
-        },
-        c.now,
-    )
-
-
-def _rep_loads(conn: Connection) -> list[RepLoad]:
-    """The sales reps and the hand-offs each holds open."""
-    open_counts = store.open_counts(conn)
-    return [
-        RepLoad.of(u, open_counts.get(u.id, 0))
-        for u in users.list_users(conn)
-        if u.role is Role.SALES
-    ]
 
 
 def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
@@ -121,19 +70,20 @@ def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
     ~140 ms a round)."""
     max_open = ws.playbook.playbook.routing.max_open_per_rep
     with ws.db.read() as conn:
-        if not store.waiting(conn, 1) or not any_eligible(_rep_loads(conn), max_open):
+        if not store.waiting(conn, 1) or not any_eligible(rep_loads(conn), max_open):
             return 0
     routed = 0
     with ws.db.begin() as conn:
         c = change_in(ws, conn, "routing")
+        assigner = Assigner(c)
         for handoff in store.waiting(conn, limit):
             try:
-                with conn.begin_nested():
-                    _route(
-                        c, handoff.id, handoff.person_id, fast_track=handoff.fast_track, at=c.now
-                    )
+                decision = assigner.choose(handoff.person_id)
             except ValidationFailed:
                 continue
+            assigner.assign(
+                handoff.id, handoff.person_id, decision, fast_track=handoff.fast_track, at=c.now
+            )
             routed += 1
     return routed
 

@@ -16,6 +16,7 @@ from typing import Any
 from smarketing.domain.stages import Stage
 from smarketing.playbook.conditions import evaluate
 from smarketing.playbook.triggers import fires
+from smarketing.services.assignment import Assigner
 from smarketing.services.handoffs import make_mql
 from smarketing.services.lifecycle import Change
 from smarketing.store import identity
@@ -61,6 +62,7 @@ def promote(
     people's current stage (`identity.people_state`) when the caller knows it already."""
     made: list[int] = []
     unrouted: list[int] = []
+    assigner = Assigner(c)
     scores = scores or {}
     people = set(touches_by_person) | set(scores)
     if states is None:
@@ -82,7 +84,7 @@ def promote(
             fast, at = False, c.now
         else:
             continue
-        waiting = make_mql(c, person_id, reason=reason, fast_track=fast, at=at)
+        waiting = make_mql(c, person_id, reason=reason, fast_track=fast, at=at, assigner=assigner)
         if waiting is not None:
             if not unrouted:
                 why = waiting
