@@ -15,8 +15,10 @@ savepoint is needed around it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -49,8 +51,11 @@ class Assigner:
         self._reps: list[RepLoad] | None = None
         self._cursor: int | None = None
 
-    def choose(self, person_id: int) -> RoutingDecision:
-        """The rep the routing rules give this person's hand-off now (reads only)."""
+    def choose(
+        self, person_id: int, record: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> RoutingDecision:
+        """The rep the routing rules give this person's hand-off now (reads only). `record`:
+        the person's `people.person_record`, when the caller has read it already."""
         c = self.c
         rules = c.playbook.routing.rules
         if self._reps is None:
@@ -58,7 +63,8 @@ class Assigner:
         if self._cursor is None:
             rotation = [r.id for r in rules if r.kind != "account_owner"]
             self._cursor = store.last_owner_by_rules(c.conn, rotation)
-        record = people_store.person_record(c.conn, person_id)
+        if record is None:
+            record = people_store.person_record(c.conn, person_id)
         return route(
             record,
             record["account"].get("owner_id"),

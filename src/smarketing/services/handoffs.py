@@ -4,8 +4,9 @@ from the playbook) or qualifies it; rejected leads recycle back to nurture; brea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -18,7 +19,7 @@ from smarketing.errors import NotFoundError, ValidationFailed
 from smarketing.services import webhooks
 from smarketing.services.access import Actor, require_seller, team_of
 from smarketing.services.assignment import Assigner, rep_loads
-from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed
+from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed, move_many
 from smarketing.services.workspace import Workspace
 from smarketing.store import handoffs as store
 from smarketing.store import people as people_store
@@ -26,39 +27,45 @@ from smarketing.store import tracking, users
 from smarketing.store.pagination import Page
 
 
-def make_mql(
-    c: Change,
-    person_id: int,
-    *,
-    reason: str,
-    fast_track: bool,
-    at: datetime,
-    assigner: Assigner | None = None,
-) -> str | None:
-    """Make the person an MQL and hand them to a rep by the routing rules. When no rep can
-    take the lead, the hand-off waits (`route_waiting` gives it a rep later), `handoff.waiting`
-    says why, and so does the answer (None when routed): routing trouble never loses an MQL.
-    `assigner`: the one of the caller's batch of MQLs (see `assignment`)."""
-    move(c, person_id, Stage.MQL, reason=reason, at=at)
-    handoff_id = store.create(c.conn, person_id=person_id, fast_track=fast_track, at=at)
-    assigner = assigner or Assigner(c)
-    try:
-        decision = assigner.choose(person_id)
-    except ValidationFailed as exc:
-        webhooks.emit(
-            c.conn,
-            "handoff.waiting",
-            {
-                "handoff_id": handoff_id,
-                "person_id": person_id,
-                "fast_track": fast_track,
-                "routing_reason": exc.message,
-            },
-            c.now,
-        )
-        return exc.message
-    assigner.assign(handoff_id, person_id, decision, fast_track=fast_track, at=at)
-    return None
+class NewMql(NamedTuple):
+    person_id: int
+    reason: str
+    fast_track: bool
+    at: datetime
+
+
+def make_mqls(c: Change, mqls: Sequence[NewMql]) -> list[str | None]:
+    """Make each person (distinct) an MQL and hand them to a rep by the routing rules. When no
+    rep can take a lead, its hand-off waits (`route_waiting` gives it a rep later),
+    `handoff.waiting` says why, and so does the answer (None for a lead routed): routing
+    trouble never loses an MQL. The moves and hand-offs are written a batch at a time; the
+    routing goes lead by lead, in order (`assignment`)."""
+    if not mqls:
+        return []
+    move_many(c, [(m.person_id, Stage.MQL, m.reason, m.at) for m in mqls])
+    ids = store.create_waiting(c.conn, [(m.person_id, m.fast_track, m.at) for m in mqls])
+    records = people_store.person_records(c.conn, [m.person_id for m in mqls])
+    assigner = Assigner(c)
+    answers: list[str | None] = []
+    waiting: list[dict[str, Any]] = []
+    for m, handoff_id in zip(mqls, ids, strict=True):
+        try:
+            decision = assigner.choose(m.person_id, records[m.person_id])
+        except ValidationFailed as exc:
+            waiting.append(
+                {
+                    "handoff_id": handoff_id,
+                    "person_id": m.person_id,
+                    "fast_track": m.fast_track,
+                    "routing_reason": exc.message,
+                }
+            )
+            answers.append(exc.message)
+            continue
+        assigner.assign(handoff_id, m.person_id, decision, fast_track=m.fast_track, at=m.at)
+        answers.append(None)
+    webhooks.emit_many(c.conn, "handoff.waiting", waiting, c.now)
+    return answers
 
 
 def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
@@ -321,4 +328,4 @@ def recycle_due(ws: Workspace) -> int:
     return moved
 
 
-__all__ = ["OPEN_STATUSES", "Actor", "make_mql", "team_of"]
+__all__ = ["OPEN_STATUSES", "Actor", "make_mqls", "team_of"]

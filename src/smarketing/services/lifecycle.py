@@ -6,9 +6,9 @@ and its outbox events commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -47,37 +47,40 @@ def move(
 ) -> Stage | None:
     """Move a person to `new` if the playbook allows it (else `ValidationFailed` naming the
     rule); returns the stage they had."""
-    old = identity.stage_of(c.conn, person_id)
-    check_transition(
-        old,
-        new,
-        enabled=c.playbook.enabled_stages,
-        allow_backward=frozenset(c.playbook.lifecycle.allow_backward),
+    return move_many(c, [(person_id, new, reason, at)])[0]
+
+
+def move_many(
+    c: Change, moves: Sequence[tuple[int, Stage, str, datetime | None]]
+) -> list[Stage | None]:
+    """`move` for distinct people, each (person id, new stage, reason, at), in a few
+    statements: all or none (the first move the playbook forbids raises `ValidationFailed`
+    before anything is written). Returns the stages they had, in order."""
+    stages = identity.stages_of(c.conn, [person_id for person_id, *_ in moves])
+    allow_backward = frozenset(c.playbook.lifecycle.allow_backward)
+    changes = []
+    for person_id, new, reason, at in moves:
+        old = stages.get(person_id)
+        check_transition(old, new, enabled=c.playbook.enabled_stages, allow_backward=allow_backward)
+        changes.append(identity.StageChange(person_id, old, new, at or c.now, reason))
+    identity.record_transitions(
+        c.conn, changes, actor=c.actor, playbook_version_id=c.version_id, now=c.now
     )
-    when = at or c.now
-    identity.record_transition(
-        c.conn,
-        person_id=person_id,
-        old=old,
-        new=new,
-        at=when,
-        actor=c.actor,
-        reason=reason,
-        playbook_version_id=c.version_id,
-        now=c.now,
-    )
-    payload: dict[str, Any] = {
-        "person_id": person_id,
-        "from": old.value if old else None,
-        "to": new.value,
-        "at": when.isoformat(),
-        "actor": c.actor,
-        "reason": reason,
-    }
-    webhooks.emit(c.conn, "person.stage_changed", payload, c.now)
-    if new is Stage.MQL:
-        webhooks.emit(c.conn, "mql.created", payload, c.now)
-    return old
+    payloads = [
+        {
+            "person_id": ch.person_id,
+            "from": ch.old.value if ch.old else None,
+            "to": ch.new.value,
+            "at": ch.at.isoformat(),
+            "actor": c.actor,
+            "reason": ch.reason,
+        }
+        for ch in changes
+    ]
+    webhooks.emit_many(c.conn, "person.stage_changed", payloads, c.now)
+    mqls = [p for p, ch in zip(payloads, changes, strict=True) if ch.new is Stage.MQL]
+    webhooks.emit_many(c.conn, "mql.created", mqls, c.now)
+    return [ch.old for ch in changes]
 
 
 def move_if_allowed(c: Change, person_id: int, new: Stage, *, reason: str) -> bool:

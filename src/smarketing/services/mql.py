@@ -16,8 +16,7 @@ from typing import Any
 from smarketing.domain.stages import Stage
 from smarketing.playbook.conditions import evaluate
 from smarketing.playbook.triggers import fires
-from smarketing.services.assignment import Assigner
-from smarketing.services.handoffs import make_mql
+from smarketing.services.handoffs import NewMql, make_mqls
 from smarketing.services.lifecycle import Change
 from smarketing.store import identity
 from smarketing.store import people as people_store
@@ -60,9 +59,7 @@ def promote(
 ) -> list[int]:
     """Make MQLs of the candidates that qualify; returns their person ids. `states`: the
     people's current stage (`identity.people_state`) when the caller knows it already."""
-    made: list[int] = []
-    unrouted: list[int] = []
-    assigner = Assigner(c)
+    qualified: list[NewMql] = []
     scores = scores or {}
     people = set(touches_by_person) | set(scores)
     if states is None:
@@ -78,20 +75,14 @@ def promote(
         hit = fast_track_rule(c, touches_by_person.get(person_id, ()), record)
         score = scores.get(person_id)
         if hit is not None:
-            reason, fast, at = f"fast track: {hit[0]}", True, hit[1]
+            qualified.append(NewMql(person_id, f"fast track: {hit[0]}", True, hit[1]))
         elif score is not None and meets_definition(c, score, record):
             reason = f"score {score.total:.0f} reached the MQL threshold {c.playbook.mql.min_score}"
-            fast, at = False, c.now
-        else:
-            continue
-        waiting = make_mql(c, person_id, reason=reason, fast_track=fast, at=at, assigner=assigner)
-        if waiting is not None:
-            if not unrouted:
-                why = waiting
-            unrouted.append(person_id)
-        made.append(person_id)
+            qualified.append(NewMql(person_id, reason, False, c.now))
+    answers = make_mqls(c, qualified)
+    unrouted = [(m.person_id, why) for m, why in zip(qualified, answers, strict=True) if why]
     if unrouted:  # one line per call, not per MQL: a workspace without reps would flood the log
         logger.warning(
-            "%d MQL(s) wait for a rep (first: person %s): %s", len(unrouted), unrouted[0], why
+            "%d MQL(s) wait for a rep (first: person %s): %s", len(unrouted), *unrouted[0]
         )
-    return made
+    return [m.person_id for m in qualified]

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, exists, func, select, update
 
 from smarketing.domain.lifecycle import OPEN_STATUSES, HandoffStatus
 from smarketing.domain.model import Handoff, SlaClock
+from smarketing.store.crm.common import insert_many, reserve_ids
 from smarketing.store.pagination import Page, decode_cursor, encode_cursor
 from smarketing.store.tables import handoffs, sla_clocks
 
@@ -30,20 +31,21 @@ def create(
     at: datetime,
 ) -> int:
     """A hand-off waiting for a rep (`assign` gives it one); returns its id."""
-    new = conn.execute(
-        handoffs.insert().values(
-            person_id=person_id,
-            owner_id=None,
-            status=HandoffStatus.WAITING.value,
-            rule_id=None,
-            fast_track=fast_track,
-            assigned_at=at,
-            created_at=at,
-            updated_at=at,
-        )
-    ).inserted_primary_key
-    assert new is not None
-    return int(new[0])
+    return create_waiting(conn, [(person_id, fast_track, at)])[0]
+
+
+def create_waiting(conn: Connection, new: Sequence[tuple[int, bool, datetime]]) -> list[int]:
+    """One waiting hand-off per (person id, fast track, at), in one statement; their ids in
+    the same order."""
+    ids = reserve_ids(conn, handoffs, len(new))
+    columns = ("id", "person_id", "status", "fast_track", "assigned_at", "created_at", "updated_at")
+    waiting = HandoffStatus.WAITING.value
+    rows = [
+        (handoff_id, person_id, waiting, fast_track, at, at, at)
+        for handoff_id, (person_id, fast_track, at) in zip(ids, new, strict=True)
+    ]
+    insert_many(conn, handoffs, columns, rows)
+    return ids
 
 
 def assign(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, select, update
 
@@ -68,22 +68,63 @@ def record_transition(
     playbook_version_id: int | None,
     now: datetime,
 ) -> None:
-    conn.execute(
-        transitions.insert().values(
-            person_id=person_id,
-            from_stage=old.value if old else None,
-            to_stage=new.value,
-            at=at,
-            actor=actor,
-            reason=reason,
-            playbook_version_id=playbook_version_id,
-        )
+    record_transitions(
+        conn,
+        [StageChange(person_id, old, new, at, reason)],
+        actor=actor,
+        playbook_version_id=playbook_version_id,
+        now=now,
     )
-    conn.execute(
-        update(people)
-        .where(people.c.id == person_id)
-        .values(stage=new.value, updated_at=now, change_seq=people.c.change_seq + 1)
+
+
+class StageChange(NamedTuple):
+    person_id: int
+    old: Stage | None
+    new: Stage
+    at: datetime
+    reason: str
+
+
+def record_transitions(
+    conn: Connection,
+    changes: Sequence[StageChange],
+    *,
+    actor: str,
+    playbook_version_id: int | None,
+    now: datetime,
+) -> None:
+    """Each person's transition, and their new stage (one change per person), in two
+    statements."""
+    insert_transitions(
+        conn,
+        [
+            {
+                "person_id": ch.person_id,
+                "from_stage": ch.old.value if ch.old else None,
+                "to_stage": ch.new.value,
+                "at": ch.at,
+                "actor": actor,
+                "reason": ch.reason,
+                "playbook_version_id": playbook_version_id,
+            }
+            for ch in changes
+        ],
     )
+    update_each(
+        conn,
+        "people",
+        set_="stage = :stage, updated_at = :now, change_seq = change_seq + 1",
+        where="id = :pid",
+        rows=[{"pid": ch.person_id, "stage": ch.new.value} for ch in changes],
+        types={"pid": "bigint", "stage": "text"},
+        constants={"now": time_converter(conn)(now)},
+    )
+
+
+def stages_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, Stage | None]:
+    """Each person's stage (people not found are left out)."""
+    rows = driver_select_in(conn, people, ("id", "stage"), "id", person_ids)
+    return {pid: Stage(stage) if stage else None for pid, stage in rows}
 
 
 def set_email(conn: Connection, person_id: int, email: str, now: datetime) -> None:

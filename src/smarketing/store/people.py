@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from smarketing.domain.model import (
     Touchpoint,
 )
 from smarketing.domain.stages import Stage, TouchTeam
+from smarketing.store.crm.common import select_in
 from smarketing.store.pagination import Page, decode_cursor, encode_cursor
 from smarketing.store.tables import accounts, failed_events, identities, people, scores, touchpoints
 
@@ -199,15 +201,25 @@ def count_by(
 
 def person_record(conn: Connection, person_id: int) -> dict[str, dict[str, Any]]:
     """The record playbook conditions judge: `{"person": {...}, "account": {...}}`."""
-    row = conn.execute(select(people).where(people.c.id == person_id)).first()
-    if row is None:
-        return {"person": {}, "account": {}}
-    person = {k: v for k, v in row._mapping.items() if k not in ("traits",)}
-    person.update(row.traits or {})
-    account: dict[str, Any] = {}
-    if row.account_id is not None:
-        a = conn.execute(select(accounts).where(accounts.c.id == row.account_id)).first()
-        if a is not None:
+    return person_records(conn, [person_id])[person_id]
+
+
+def person_records(
+    conn: Connection, person_ids: Sequence[int]
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """`person_record` of each person, in two queries (empty for ids not found)."""
+    rows = select_in(conn, [people], people.c.id, person_ids)
+    account_ids = {r.account_id for r in rows if r.account_id is not None}
+    found_accounts = {a.id: a for a in select_in(conn, [accounts], accounts.c.id, account_ids)}
+    records: dict[int, dict[str, dict[str, Any]]] = {
+        i: {"person": {}, "account": {}} for i in person_ids
+    }
+    for row in rows:
+        person = {k: v for k, v in row._mapping.items() if k != "traits"}
+        person.update(row.traits or {})
+        account: dict[str, Any] = {}
+        if (a := found_accounts.get(row.account_id)) is not None:
             account = {k: v for k, v in a._mapping.items() if k != "traits"}
             account.update(a.traits or {})
-    return {"person": person, "account": account}
+        records[row.id] = {"person": person, "account": account}
+    return records
