@@ -237,7 +237,9 @@ def upsert_scores(
     """Insert or replace the scores of many people (distinct ids) in one call: rows are
     (person_id, fit, engagement, total, contributions as JSON text). SQLite: one driver
     executemany; PostgreSQL: one statement over the rows passed as arrays (`unnest`), planned
-    and run once instead of once per person."""
+    and run once instead of once per person. The contributions go as one JSON array (their
+    texts joined), not a text array: psycopg escapes every quote of a text array's elements
+    in Python, which was 29 % of the tracking processor's time under load."""
     if not rows:
         return
     columns = "person_id, fit, engagement, total, contributions, computed_at, playbook_version_id"
@@ -251,9 +253,10 @@ def upsert_scores(
     if conn.dialect.name == "postgresql":
         person, fit, engagement, total, contributions = (list(c) for c in zip(*rows, strict=True))
         conn.exec_driver_sql(
-            f"INSERT INTO scores ({columns}) SELECT v.p, v.f, v.e, v.t, CAST(v.c AS JSON), "
-            "%(at)s, %(version)s FROM unnest(%(p)s::bigint[], %(f)s::float8[], "
-            f"%(e)s::float8[], %(t)s::float8[], %(c)s::text[]) AS v(p, f, e, t, c) {upsert}",
+            f"INSERT INTO scores ({columns}) SELECT v.p, v.f, v.e, v.t, v.c, %(at)s, %(version)s "
+            "FROM ROWS FROM (unnest(%(p)s::bigint[]), unnest(%(f)s::float8[]), "
+            "unnest(%(e)s::float8[]), unnest(%(t)s::float8[]), json_array_elements(%(c)s::json)) "
+            f"AS v(p, f, e, t, c) {upsert}",
             {
                 "at": at,
                 "version": playbook_version_id,
@@ -261,7 +264,7 @@ def upsert_scores(
                 "f": fit,
                 "e": engagement,
                 "t": total,
-                "c": contributions,
+                "c": f"[{','.join(contributions)}]",
             },
         )
         return
