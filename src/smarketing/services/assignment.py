@@ -3,8 +3,9 @@
 An `Assigner` reads the sales reps, the hand-offs each holds open and the round-robin cursor
 once, and keeps them current in memory as it assigns. A batch of MQLs (the tracking processor
 makes hundreds per chunk under load) then costs no routing queries per lead beyond the lead's
-own record; read per lead, they were a third of the processor's time late in
-`bench/ingest.py --seconds 60` on PostgreSQL, and counting open hand-offs grew with the table.
+own record. Read per lead (with a savepoint around each routing) they were about a sixth of
+the processor's time late in `bench/ingest.py --seconds 60` on PostgreSQL, and counting the
+open hand-offs grew with the table.
 Within the transaction the numbers kept are those a query would give: only this transaction
 assigns (others' changes show at the next `Assigner`, as they would at its first query).
 

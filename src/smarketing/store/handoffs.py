@@ -23,20 +23,9 @@ class HandoffFilter:
     breached: bool | None = None
 
 
-def create(
-    conn: Connection,
-    *,
-    person_id: int,
-    fast_track: bool,
-    at: datetime,
-) -> int:
-    """A hand-off waiting for a rep (`assign` gives it one); returns its id."""
-    return create_waiting(conn, [(person_id, fast_track, at)])[0]
-
-
 def create_waiting(conn: Connection, new: Sequence[tuple[int, bool, datetime]]) -> list[int]:
-    """One waiting hand-off per (person id, fast track, at), in one statement; their ids in
-    the same order."""
+    """One waiting hand-off per (person id, fast track, at), in one statement (`assign`
+    gives each a rep); their ids in the same order."""
     ids = reserve_ids(conn, handoffs, len(new))
     columns = ("id", "person_id", "status", "fast_track", "assigned_at", "created_at", "updated_at")
     waiting = HandoffStatus.WAITING.value
