@@ -2,11 +2,11 @@
 
 An `Assigner` reads the sales reps, the hand-offs each holds open and the round-robin cursor
 once, and keeps them current in memory as it assigns. A batch of MQLs (the tracking processor
-makes hundreds per chunk under load) then costs no routing queries per lead beyond the lead's
-own record. Read per lead (with a savepoint around each routing) they were about a sixth of
-the processor's time late in `bench/ingest.py --seconds 60` on PostgreSQL, and counting the
-open hand-offs grew with the table.
-Within the transaction the numbers kept are those a query would give: only this transaction
+makes hundreds per chunk under load) then costs no routing queries per lead (the callers read
+the leads' records together: `people.person_records`). Read per lead (with a savepoint around
+each routing) they were about a sixth of the processor's time late in
+`bench/ingest.py --seconds 60` on PostgreSQL, and counting the open hand-offs grew with the
+table. Within the transaction the numbers kept are those a query would give: only this transaction
 assigns (others' changes show at the next `Assigner`, as they would at its first query).
 
 `choose` only reads and decides (`ValidationFailed` naming each rule's reason when no rep can
@@ -31,7 +31,6 @@ from smarketing.services import webhooks
 from smarketing.services.lifecycle import Change
 from smarketing.store import handoffs as store
 from smarketing.store import identity, users
-from smarketing.store import people as people_store
 
 
 def rep_loads(conn: Connection) -> list[RepLoad]:
@@ -52,11 +51,9 @@ class Assigner:
         self._reps: list[RepLoad] | None = None
         self._cursor: int | None = None
 
-    def choose(
-        self, person_id: int, record: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> RoutingDecision:
-        """The rep the routing rules give this person's hand-off now (reads only). `record`:
-        the person's `people.person_record`, when the caller has read it already."""
+    def choose(self, record: Mapping[str, Mapping[str, Any]]) -> RoutingDecision:
+        """The rep the routing rules give a lead now (reads only); `record` is the lead's
+        `people.person_record` (read for a batch at once: `people.person_records`)."""
         c = self.c
         rules = c.playbook.routing.rules
         if self._reps is None:
@@ -64,8 +61,6 @@ class Assigner:
         if self._cursor is None:
             rotation = [r.id for r in rules if r.kind != "account_owner"]
             self._cursor = store.last_owner_by_rules(c.conn, rotation)
-        if record is None:
-            record = people_store.person_record(c.conn, person_id)
         return route(
             record,
             record["account"].get("owner_id"),

@@ -50,7 +50,7 @@ def make_mqls(c: Change, mqls: Sequence[NewMql]) -> list[str | None]:
     waiting: list[dict[str, Any]] = []
     for m, handoff_id in zip(mqls, ids, strict=True):
         try:
-            decision = assigner.choose(m.person_id, records[m.person_id])
+            decision = assigner.choose(records[m.person_id])
         except ValidationFailed as exc:
             waiting.append(
                 {
@@ -83,9 +83,11 @@ def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
     with ws.db.begin() as conn:
         c = change_in(ws, conn, "routing")
         assigner = Assigner(c)
-        for handoff in store.waiting(conn, limit):
+        queue = store.waiting(conn, limit)
+        records = people_store.person_records(conn, [h.person_id for h in queue])
+        for handoff in queue:
             try:
-                decision = assigner.choose(handoff.person_id)
+                decision = assigner.choose(records[handoff.person_id])
             except ValidationFailed:
                 continue
             assigner.assign(

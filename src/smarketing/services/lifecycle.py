@@ -56,11 +56,12 @@ def move_many(
     """`move` for distinct people, each (person id, new stage, reason, at), in a few
     statements: all or none (the first move the playbook forbids raises `ValidationFailed`
     before anything is written). Returns the stages they had, in order."""
-    stages = identity.stages_of(c.conn, [person_id for person_id, *_ in moves])
+    states = identity.people_state(c.conn, [person_id for person_id, *_ in moves])
     allow_backward = frozenset(c.playbook.lifecycle.allow_backward)
     changes = []
     for person_id, new, reason, at in moves:
-        old = stages.get(person_id)
+        state = states.get(person_id)
+        old = Stage(state.stage) if state is not None and state.stage else None
         check_transition(old, new, enabled=c.playbook.enabled_stages, allow_backward=allow_backward)
         changes.append(identity.StageChange(person_id, old, new, at or c.now, reason))
     identity.record_transitions(

@@ -121,12 +121,6 @@ def record_transitions(
     )
 
 
-def stages_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, Stage | None]:
-    """Each person's stage (people not found are left out)."""
-    rows = driver_select_in(conn, people, ("id", "stage"), "id", person_ids)
-    return {pid: Stage(stage) if stage else None for pid, stage in rows}
-
-
 def set_email(conn: Connection, person_id: int, email: str, now: datetime) -> None:
     conn.execute(
         update(people)
