@@ -190,6 +190,35 @@ def test_processors_running_at_once_take_each_event_once(workspace: Workspace) -
     assert people_count == 50
 
 
+def test_a_chunk_another_processor_took_meanwhile_is_not_processed_again(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a processor reads its chunk before it takes the write lock; a second
+    processor may take the same events in between. The first then processes only what is
+    still queued when its transaction starts (on PostgreSQL the chunk is read in the
+    transaction, its rows locked, and the second processor skips them)."""
+    key = admin.add_source(workspace, name="website").secret
+    send(Tracker(workspace, inline=False), key, range(5))
+    first, second = Tracker(workspace, inline=False), Tracker(workspace, inline=False)
+    read_chunk = Tracker._read_chunk
+    took: list[int] = []
+
+    def read_then_let_the_other_run(self: Tracker, conn: Any, limit: int) -> Any:
+        chunk = read_chunk(self, conn, limit)
+        if self is first and not took:
+            took.append(second.process_backlog())
+        return chunk
+
+    monkeypatch.setattr(Tracker, "_read_chunk", read_then_let_the_other_run)
+    taken_by_first = first.process_pending()
+    assert took[0] + taken_by_first == 20
+    assert (took[0], taken_by_first) == ((20, 0) if workspace.db.single_writer else (0, 20))
+    assert pending(workspace) == 0
+    with workspace.db.read() as conn:
+        touch_count = conn.execute(select(func.count()).select_from(touchpoints)).scalar_one()
+    assert touch_count == 15  # once each: identify calls are not touches
+
+
 @pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )

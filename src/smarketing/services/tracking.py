@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from smarketing.domain import credentials
@@ -225,46 +226,64 @@ class Tracker:
         """Process up to `limit` queued events (oldest first) in one transaction; returns how
         many were taken. Events accepted by this process come parsed from memory; others are
         parsed again from their stored payload. One that no longer parses (it passed when
-        accepted, so only after a code change) moves to failed events with its reason."""
+        accepted, so only after a code change) moves to failed events with its reason.
+
+        On SQLite the chunk is read and parsed before the write transaction: the store has one
+        writer at a time and the request path waits for it, so what needs no lock is done
+        outside it; the transaction then takes off the queue those still on it (another
+        processor may have taken some) and processes only them. On PostgreSQL the chunk is
+        taken in the transaction (`FOR UPDATE SKIP LOCKED`: processors take disjoint chunks)."""
         if not self._backlog:  # a read first, so an idle processor takes no write lock
             with self.ws.db.read() as conn:
                 if not tracking.has_pending(conn):
                     return 0
         playbook, version_id = self._playbook()
         now = self.ws.clock.now()
+        early: _Chunk | None = None
+        if self.ws.db.single_writer:
+            with self.ws.db.read() as conn:
+                early = self._read_chunk(conn, limit)
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.ws.db.begin() as conn:
-                    # Nothing handed over (a processor process): payloads come with the rows.
-                    rows = tracking.pending_events(conn, limit, payloads=not self._handoff)
-                    known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
-                    stored = {r.id: r.payload for r in rows if r.payload is not None}
-                    stored.update(
-                        tracking.event_payloads(
-                            conn, [r.id for r in rows if r.id not in known and r.id not in stored]
-                        )
-                    )
-                    fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
-                    fresh += known.values()
+                    if early is None:
+                        chunk = self._read_chunk(conn, limit)
+                        tracking.dequeue(conn, chunk.ids)
+                    else:
+                        chunk = early.only(tracking.dequeue(conn, early.ids))
                     effects = Effects(conn, playbook, version_id, now, self._content)
-                    if fresh:
-                        effects.apply(fresh)
-                    tracking.insert_failed(conn, failed)
-                    tracking.dequeue(conn, [r.id for r in rows])
+                    if chunk.fresh:
+                        effects.apply(chunk.fresh)
+                    tracking.insert_failed(conn, list(chunk.failed.values()))
                 break
             except DBAPIError as exc:
                 if attempt == RETRIES or not retryable(exc):
                     raise
-        for row in rows:
-            self._handoff.pop(row.id, None)
+        for event_id in (early or chunk).ids:
+            self._handoff.pop(event_id, None)
         self._content.commit(effects.new_content)
-        self._processed += len(rows)
-        self._backlog = len(rows) == limit
+        taken = len(chunk.ids)
+        self._processed += taken
+        self._backlog = taken == limit
         if self._processed >= self._analyze_at:  # after 1k, 2k, 4k ... events, then every 1M
             self._analyze_at = min(2 * self._analyze_at, self._analyze_at + 1_000_000)
             with self.ws.db.begin() as conn:
                 tracking.refresh_statistics(conn)
-        return len(rows)
+        return taken
+
+    def _read_chunk(self, conn: Connection, limit: int) -> _Chunk:
+        """Up to `limit` queued events, parsed: from memory when this process accepted them
+        (nothing handed over, as in a processor process: payloads come with the rows)."""
+        rows = tracking.pending_events(conn, limit, payloads=not self._handoff)
+        known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
+        stored = {r.id: r.payload for r in rows if r.payload is not None}
+        stored.update(
+            tracking.event_payloads(
+                conn, [r.id for r in rows if r.id not in known and r.id not in stored]
+            )
+        )
+        fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
+        return _Chunk([r.id for r in rows], fresh + list(known.values()), failed)
 
     def process_backlog(self, chunk: int = DEFAULT_CHUNK_EVENTS) -> int:
         """Process queued events until none are left; returns how many."""
@@ -274,6 +293,27 @@ class Tracker:
         return done
 
 
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Queued events read for processing: their ids, those that parse, those that no longer
+    do (as failed-event rows)."""
+
+    ids: list[int]
+    fresh: list[Parsed]
+    failed: dict[int, dict[str, Any]]
+    """Failed-event rows by event id."""
+
+    def only(self, taken: set[int]) -> _Chunk:
+        """The part still on the queue when the transaction took it."""
+        if len(taken) == len(self.ids):
+            return self
+        return _Chunk(
+            [i for i in self.ids if i in taken],
+            [p for p in self.fresh if p.event_id in taken],
+            {i: f for i, f in self.failed.items() if i in taken},
+        )
+
+
 def outcome_payload(item: Any) -> str:
     """A failed item as stored for replay: its JSON text."""
     return orjson.dumps(item, default=str).decode()
@@ -281,10 +321,11 @@ def outcome_payload(item: Any) -> str:
 
 def _reparse(
     rows: Sequence[Any], payloads: Mapping[int, Any]
-) -> tuple[list[Parsed], list[dict[str, Any]]]:
-    """Stored payloads back to parsed events (the payload holds the batch context merged in)."""
+) -> tuple[list[Parsed], dict[int, dict[str, Any]]]:
+    """Stored payloads back to parsed events (the payload holds the batch context merged in);
+    those that no longer parse as failed-event rows, by event id."""
     fresh: list[Parsed] = []
-    failed: list[dict[str, Any]] = []
+    failed: dict[int, dict[str, Any]] = {}
     for index, row in enumerate(rows):
         payload = payloads[row.id]
         try:
@@ -292,14 +333,12 @@ def _reparse(
             email = normalize_email(event.email) if event.email else None
         except SmarketingError as exc:
             logger.warning("queued event %s no longer parses: %s", row.id, exc)
-            failed.append(
-                {
-                    "source_id": row.source_id,
-                    "received_at": row.received_at,
-                    "reason": f"stored event {row.id} no longer parses: {exc}",
-                    "payload": outcome_payload(payload),
-                }
-            )
+            failed[row.id] = {
+                "source_id": row.source_id,
+                "received_at": row.received_at,
+                "reason": f"stored event {row.id} no longer parses: {exc}",
+                "payload": outcome_payload(payload),
+            }
             continue
         fresh.append(Parsed(index, event, payload, email, row.id))
     return fresh, failed

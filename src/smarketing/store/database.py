@@ -146,6 +146,12 @@ class Database:
         if self.engine.dialect.name == "sqlite" and fcntl is not None and on_disk:
             self._file_lock = _WriterFileLock(path)
 
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one write transaction at a time for the whole store, so work that needs no
+        lock is best done before taking it."""
+        return self.engine.dialect.name == "sqlite"
+
     @contextmanager
     def begin(self, *, bulk: bool = False) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error.
@@ -157,7 +163,7 @@ class Database:
         `bench/import.py --rows 200000`, five alternating pairs: 16,189-18,083 -> 18,062-19,402
         contacts/s. Not for small transactions under load (tracking): a checkpoint of that
         size is a pause of its own."""
-        if self.engine.dialect.name != "sqlite":
+        if not self.single_writer:
             with self.engine.begin() as conn:
                 yield conn
             return

@@ -165,13 +165,14 @@ def pending_events(conn: Connection, limit: int, *, payloads: bool = False) -> l
     return found
 
 
-def dequeue(conn: Connection, ids: Sequence[int]) -> None:
-    """Take processed events off the queue (in the transaction that processed them): one
-    DELETE of narrow rows, where marking the `events` row wrote a new version of it."""
-    if ids:
-        conn.exec_driver_sql(
-            f"DELETE FROM event_queue WHERE event_id IN ({_id_rows(conn)})", _ids(ids)
-        )
+def dequeue(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Take processed events off the queue (in the transaction that processes them); returns
+    those that were still on it. One DELETE of narrow rows, where marking the `events` row
+    wrote a new version of it."""
+    if not ids:
+        return set()
+    statement = f"DELETE FROM event_queue WHERE event_id IN ({_id_rows(conn)}) RETURNING event_id"
+    return {event_id for (event_id,) in conn.exec_driver_sql(statement, _ids(ids))}
 
 
 TRACKED_TABLES = (
