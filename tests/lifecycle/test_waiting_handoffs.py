@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, select
 
 from smarketing.domain.clock import FrozenClock
 from smarketing.services import admin, handoffs
+from smarketing.services.lifecycle import change_in
 from smarketing.services.worker import default_jobs
 from smarketing.services.workspace import Workspace
+from smarketing.store import identity
+from smarketing.store.tables import handoffs as handoffs_table
 from tests.lifecycle.conftest import Receiver, Team, bearer
 from tests.lifecycle.test_journeys import deliver, demo_request
 
@@ -114,3 +123,54 @@ def test_mqls_made_together_take_turns(api: TestClient, workspace: Workspace, te
     assert owners[0::2] == [owners[0]] * 2
     assert owners[1::2] == [owners[1]] * 2
     assert {owners[0], owners[1]} == {team.rep_id, team.other_rep_id}
+
+
+def _waiting_for_the_routing_lock(ws: Workspace) -> bool:
+    with ws.db.read() as conn:
+        waiting = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+        ).scalar_one()
+    return bool(waiting)
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_transactions_routing_at_once_keep_a_reps_cap(workspace: Workspace, team: Team) -> None:
+    """Two PostgreSQL processors make MQLs at the same time: the second routes only after
+    the first commits, so it sees the hand-off the first gave and the rep's cap holds."""
+    now = workspace.clock.now()
+    with workspace.db.begin() as conn:
+        first, second = identity.create_people(conn, [now, now], now)
+        change_in(workspace, conn, "test")  # the playbook version both will use, registered
+
+    def one_mql(conn: Connection, person: int) -> str | None:
+        c = change_in(workspace, conn, "test")
+        routing = c.playbook.routing.model_copy(update={"max_open_per_rep": 1})
+        c = replace(c, playbook=c.playbook.model_copy(update={"routing": routing}))
+        (answer,) = handoffs.make_mqls(c, [handoffs.NewMql(person, "score", False, now)])
+        return answer
+
+    answers: list[str | None] = []
+
+    def concurrently() -> None:
+        with workspace.db.begin() as conn:
+            answers.append(one_mql(conn, second))
+
+    with workspace.db.begin() as conn:
+        assert one_mql(conn, first) is None  # given to the rep, not committed yet
+        other = threading.Thread(target=concurrently)
+        other.start()
+        deadline = time.monotonic() + 60
+        while other.is_alive() and not _waiting_for_the_routing_lock(workspace):
+            assert time.monotonic() < deadline, "the second transaction neither ended nor waited"
+            time.sleep(0.01)
+    other.join(timeout=60)
+
+    (answer,) = answers
+    assert answer is not None
+    assert "no rep can take this lead" in answer
+    with workspace.db.read() as conn:
+        rows = conn.execute(select(handoffs_table.c.person_id, handoffs_table.c.owner_id))
+        owners = dict(rows.all())
+    assert owners == {first: team.rep_id, second: None}

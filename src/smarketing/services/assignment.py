@@ -6,8 +6,10 @@ makes hundreds per chunk under load) then costs no routing queries per lead (the
 the leads' records together: `people.person_records`). Read per lead (with a savepoint around
 each routing) they were about a sixth of the processor's time late in
 `bench/ingest.py --seconds 60` on PostgreSQL, and counting the open hand-offs grew with the
-table. Within the transaction the numbers kept are those a query would give: only this transaction
-assigns (others' changes show at the next `Assigner`, as they would at its first query).
+table. Before its first read it takes the routing lock (`store.handoffs.lock_routing`): on
+PostgreSQL two transactions assigning at once take turns, so the second reads the hand-offs
+the first gave and a rep's cap (`routing.max_open_per_rep`) holds. Within the transaction the
+numbers kept are then those a query would give.
 
 `choose` only reads and decides (`ValidationFailed` naming each rule's reason when no rep can
 take the lead); `assign` writes. A lead no rep can take has written nothing to undo, so no
@@ -57,6 +59,7 @@ class Assigner:
         c = self.c
         rules = c.playbook.routing.rules
         if self._reps is None:
+            store.lock_routing(c.conn)  # concurrent assigners take turns (PostgreSQL)
             self._reps = rep_loads(c.conn)
         if self._cursor is None:
             rotation = [r.id for r in rules if r.kind != "account_owner"]

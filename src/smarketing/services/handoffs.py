@@ -22,8 +22,8 @@ from smarketing.services.assignment import Assigner, rep_loads
 from smarketing.services.lifecycle import Change, change_in, move, move_if_allowed, move_many
 from smarketing.services.workspace import Workspace
 from smarketing.store import handoffs as store
+from smarketing.store import identity, tracking, users
 from smarketing.store import people as people_store
-from smarketing.store import tracking, users
 from smarketing.store.pagination import Page
 
 
@@ -84,6 +84,10 @@ def route_waiting(ws: Workspace, *, limit: int = 100) -> int:
         c = change_in(ws, conn, "routing")
         assigner = Assigner(c)
         queue = store.waiting(conn, limit)
+        # Their people first, then the routing lock (at the first choice), the order the
+        # tracking processor takes them in: a processor rescoring one of them waits or is
+        # waited for, never both.
+        identity.lock_people(conn, [h.person_id for h in queue])
         records = people_store.person_records(conn, [h.person_id for h in queue])
         for handoff in queue:
             try:

@@ -161,6 +161,19 @@ def stop_clock(conn: Connection, handoff_id: int, kind: str, at: datetime) -> No
     )
 
 
+ROUTING_LOCK = 0x736D6B5F726F7574  # "smk_rout": the key of the routing advisory lock
+
+
+def lock_routing(conn: Connection) -> None:
+    """Take the routing lock until the transaction ends: on PostgreSQL, transactions that
+    give hand-offs to reps (several tracking processors, the worker's `route_waiting`) take
+    turns, each reading the open hand-offs after the previous one committed, so a rep's cap
+    holds. SQLite needs nothing: one writer at a time. Take it after the rows of the people
+    being routed are locked (as the tracking processor's scoring does), never before."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ROUTING_LOCK})")
+
+
 def open_counts(conn: Connection) -> dict[int, int]:
     """Open hand-offs per rep (for routing caps)."""
     rows = conn.execute(

@@ -327,6 +327,20 @@ def people_state(conn: Connection, ids: Iterable[int]) -> dict[int, PersonState]
     return {pid: PersonState(stage, email, account) for pid, stage, email, account in rows}
 
 
+def lock_people(conn: Connection, ids: Iterable[int]) -> None:
+    """PostgreSQL: lock these people's rows until the transaction ends, in id order (as
+    scoring locks them), so transactions locking overlapping people take turns without a
+    deadlock. SQLite needs nothing: one writer at a time."""
+    wanted = sorted(set(ids))
+    if wanted and conn.dialect.name == "postgresql":
+        conn.execute(
+            select(people.c.id)
+            .where(people.c.id.in_(wanted))
+            .order_by(people.c.id)
+            .with_for_update()
+        ).all()
+
+
 def set_emails(conn: Connection, emails: Mapping[int, str], now: datetime) -> None:
     """Each person's email, where they have none yet."""
     update_each(
