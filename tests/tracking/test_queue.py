@@ -4,6 +4,7 @@ as if the request had processed them, and a stop between the two stages loses no
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from smarketing.domain.clock import FrozenClock
+from smarketing.domain.stages import Stage
 from smarketing.services import admin
+from smarketing.services.lifecycle import change_in, move
 from smarketing.services.tracking import Tracker
 from smarketing.services.worker import process_tracking_backlog
 from smarketing.services.workspace import Workspace, init_workspace, open_workspace
@@ -25,6 +28,7 @@ from smarketing.store.tables import (
     people,
     scores,
     touchpoints,
+    transitions,
 )
 
 
@@ -68,6 +72,12 @@ def journey(n: int) -> list[dict[str, Any]]:
 
 BATCH_CONTEXT = {"campaign": {"source": "linkedin", "medium": "paid_social", "name": "abm"}}
 SENT_AT = datetime.fromisoformat("2026-03-03T15:00:10+00:00")
+
+
+def send_items(tracker: Tracker, key: str, items: list[dict[str, Any]]) -> None:
+    source = tracker.source_for(key)
+    result = tracker.ingest(source, items, received_at=tracker.ws.clock.now())
+    assert result.count("stored") == len(items)
 
 
 def send(tracker: Tracker, key: str, visitors: range) -> None:
@@ -217,6 +227,59 @@ def test_a_chunk_another_processor_took_meanwhile_is_not_processed_again(
     with workspace.db.read() as conn:
         touch_count = conn.execute(select(func.count()).select_from(touchpoints)).scalar_one()
     assert touch_count == 15  # once each: identify calls are not touches
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_processor_decides_on_a_persons_stage_after_another_writer_commits(
+    workspace: Workspace,
+) -> None:
+    """Someone (a second processor, a rep through the API) makes a person an MQL while a
+    processor works on that person's events: the processor waits for it, then sees the MQL,
+    instead of deciding on the stage it read before and failing its chunk ("already mql")."""
+    key = admin.add_source(workspace, name="website").secret
+    identify = {"type": "identify", "messageId": "i", "userId": "u", "traits": {"email": "b@x.io"}}
+    demo = {"type": "track", "messageId": "d", "userId": "u", "event": "Demo Requested"}
+    send_items(Tracker(workspace), key, [identify])  # a lead, processed
+    processor = Tracker(workspace, inline=False)
+    send_items(processor, key, [demo])  # a fast-track event, queued
+    with workspace.db.read() as conn:
+        (person,) = conn.execute(select(people.c.id)).scalars()
+    errors: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            processor.process_pending()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with workspace.db.begin() as conn:
+        move(change_in(workspace, conn, "test"), person, Stage.MQL, reason="by hand")
+        thread = threading.Thread(target=process)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while thread.is_alive() and not _waiting_for_a_row_lock(workspace):
+            assert time.monotonic() < deadline, "the processor neither ended nor waited"
+            time.sleep(0.01)
+    thread.join(timeout=60)
+
+    assert errors == []
+    assert pending(workspace) == 0
+    with workspace.db.read() as conn:
+        moves = conn.execute(
+            select(transitions.c.to_stage, transitions.c.reason).order_by(transitions.c.id)
+        ).all()
+    assert [tuple(m) for m in moves] == [("lead", "first known identity (identify)"),
+                                         ("mql", "by hand")]  # fmt: skip
+
+
+def _waiting_for_a_row_lock(ws: Workspace) -> bool:
+    with ws.db.read() as conn:
+        waiting = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        ).scalar_one()
+    return bool(waiting)
 
 
 @pytest.mark.parametrize(

@@ -85,10 +85,16 @@ class Effects:
         conn = self.conn
         fresh.sort(key=lambda p: p.event.timestamp)
         keyed = [event_keys(p) for p in fresh]
-        plan = plan_identities(
-            keyed,
-            identity.owners(conn, {k for ev in keyed for k in (*ev.claims, *ev.lookups)}),
-        )
+        keys = {k for ev in keyed for k in (*ev.claims, *ev.lookups)}
+        owners = identity.owners(conn, keys)
+        # PostgreSQL: the chunk's people are locked before anything about them is read (their
+        # stage decides MQLs), so two processors with the same person take turns; one merged
+        # meanwhile has moved its identities to the survivor.
+        for _ in range(3):
+            if not identity.lock_people(conn, owners.values()):
+                break
+            owners = identity.owners(conn, keys)
+        plan = plan_identities(keyed, owners)
         real = self._apply_plan(plan, fresh)
         person_of_event = [real(p) for p in plan.person_of_event]
         self._update_people(fresh, person_of_event)

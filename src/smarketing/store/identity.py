@@ -327,18 +327,22 @@ def people_state(conn: Connection, ids: Iterable[int]) -> dict[int, PersonState]
     return {pid: PersonState(stage, email, account) for pid, stage, email, account in rows}
 
 
-def lock_people(conn: Connection, ids: Iterable[int]) -> None:
+def lock_people(conn: Connection, ids: Iterable[int]) -> set[int]:
     """PostgreSQL: lock these people's rows until the transaction ends, in id order (as
-    scoring locks them), so transactions locking overlapping people take turns without a
-    deadlock. SQLite needs nothing: one writer at a time."""
+    scoring locks them), so transactions changing the same people take turns without a
+    deadlock, and what they read next is current. Returns those merged into someone else
+    (their identities have moved: look them up again). SQLite needs nothing: one writer at a
+    time."""
     wanted = sorted(set(ids))
-    if wanted and conn.dialect.name == "postgresql":
-        conn.execute(
-            select(people.c.id)
-            .where(people.c.id.in_(wanted))
-            .order_by(people.c.id)
-            .with_for_update()
-        ).all()
+    if not wanted or conn.dialect.name != "postgresql":
+        return set()
+    rows = conn.execute(
+        select(people.c.id, people.c.merged_into_id)
+        .where(people.c.id.in_(wanted))
+        .order_by(people.c.id)
+        .with_for_update()
+    )
+    return {person for person, merged_into in rows if merged_into is not None}
 
 
 def set_emails(conn: Connection, emails: Mapping[int, str], now: datetime) -> None:
