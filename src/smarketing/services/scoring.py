@@ -97,7 +97,7 @@ def person_record(row: PersonRow, freemail: dict[str, bool] | None = None) -> di
 
 
 def _score_chunk(
-    conn: Connection, matcher: _Matcher, selection: Selection, now: datetime
+    conn: Connection, matcher: _Matcher, selection: Selection, now: datetime, *, lock: bool = True
 ) -> ScoredChunk:
     compiled = matcher.compiled
     rows = store.people_rows(
@@ -105,7 +105,7 @@ def _score_chunk(
         selection,
         person_traits=compiled.person_traits,
         account_traits=compiled.account_traits,
-        lock=True,
+        lock=lock,
     )
     ids = np.array([r.person["id"] for r in rows], dtype=np.int64)
     records = [person_record(r, matcher.freemail) for r in rows]
@@ -139,14 +139,17 @@ def _rescore_chunks(
     playbook: Playbook,
     playbook_version_id: int | None,
     now: datetime,
+    *,
+    lock: bool = True,
 ) -> Iterator[tuple[CompiledRules, ScoredChunk]]:
-    """Score and store `person_ids`, 10,000 at a time; yields each stored chunk."""
+    """Score and store `person_ids`, 10,000 at a time; yields each stored chunk. `lock`
+    False: the caller has locked their rows already (`identity.lock_people`)."""
     ids = sorted(set(person_ids))
     matcher = _Matcher(compile_rules(playbook))
     for start in range(0, len(ids), IDS_PER_QUERY):
         part = ids[start : start + IDS_PER_QUERY]
         selection = Selection(ids=part)
-        chunk = _score_chunk(conn, matcher, selection, now)
+        chunk = _score_chunk(conn, matcher, selection, now, lock=lock)
         _store(conn, stored_rows(matcher.compiled.rules, chunk), now, playbook_version_id)
         if chunk.ids.size < len(part):  # some were merged away (or do not exist)
             store.delete_merged_scores(conn, selection)
@@ -188,11 +191,16 @@ def rescore_totals(
     playbook: Playbook,
     playbook_version_id: int | None,
     now: datetime,
+    *,
+    locked: bool = False,
 ) -> dict[int, ScoreTotals]:
     """`rescore` (the same rows stored), returning the totals only: cheaper for tracking,
-    which rescores everyone each chunk touches and reads no contributions."""
+    which rescores everyone each chunk touches and reads no contributions. `locked`: the
+    caller holds their rows' locks already (`identity.lock_people`; people it created in
+    this transaction need none)."""
     out: dict[int, ScoreTotals] = {}
-    for _, chunk in _rescore_chunks(conn, person_ids, playbook, playbook_version_id, now):
+    chunks = _rescore_chunks(conn, person_ids, playbook, playbook_version_id, now, lock=not locked)
+    for _, chunk in chunks:
         fit, engagement = chunk.fit.tolist(), chunk.engagement.engagement.tolist()
         out.update(
             (p, ScoreTotals(f, e, f + e))

@@ -119,7 +119,7 @@ class Effects:
         # Everyone the chunk touched is rescored (an identify can change fit), then promoted.
         touched = {p for p in person_of_event if p is not None} | set(by_person)
         scores = scoring.rescore_totals(
-            conn, sorted(touched), self.playbook, self.version_id, self.now
+            conn, sorted(touched), self.playbook, self.version_id, self.now, locked=True
         )
         change = Change(
             conn=conn,
