@@ -51,7 +51,8 @@ def insert_new_events(
     same statement (a data-modifying `WITH`), on SQLite (no DML in `WITH`) by one more INSERT.
     Without it the caller processes them in this transaction itself (inline).
 
-    One multi-row statement per 2,000 events, through the driver: the hot path of tracking."""
+    Through the driver, the hot path of tracking: on SQLite one multi-row statement per 2,000
+    events, on PostgreSQL one statement (`_insert_new_events_postgres`)."""
     if not rows:
         return {}
     convert = time_converter(conn)
@@ -67,9 +68,9 @@ def insert_new_events(
                     found if found is not None else memo.setdefault(value, convert(value))
                 )
         ready.append(values)
-    is_postgres = conn.dialect.name == "postgresql"
-    mark = "%s" if is_postgres else "?"
-    one = f"({', '.join([mark] * len(EVENT_COLUMNS))})"
+    if conn.dialect.name == "postgresql":
+        return _insert_new_events_postgres(conn, ready, queue=queue)
+    one = f"({', '.join(['?'] * len(EVENT_COLUMNS))})"
     new: dict[tuple[int, str], int] = {}
     for start in range(0, len(ready), _ROWS_PER_INSERT):
         part = ready[start : start + _ROWS_PER_INSERT]
@@ -78,20 +79,41 @@ def insert_new_events(
             f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {tuples} "
             "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
         )
-        if queue and is_postgres:
-            statement = (
-                f"WITH new AS ({statement}), "
-                "queued AS (INSERT INTO event_queue (event_id) SELECT id FROM new) "
-                "SELECT id, source_id, message_id FROM new"
-            )
         params = tuple(v for row in part for v in row)
         for event_id, source_id, message_id in conn.exec_driver_sql(statement, params):
             new[(source_id, message_id)] = event_id
-    if queue and not is_postgres and new:
+    if queue and new:
         conn.exec_driver_sql(
             f"INSERT INTO event_queue (event_id) {_id_rows(conn)}", _ids(new.values())
         )
     return new
+
+
+_EVENT_CASTS = {"source_id": "::bigint"} | {EVENT_COLUMNS[i]: "::timestamp" for i in _TIMES}
+_EVENT_FIELDS = ", ".join(
+    f"r->{i}" if c == "payload" else f"(r->>{i}){_EVENT_CASTS.get(c, '')}"
+    for i, c in enumerate(EVENT_COLUMNS)
+)  # the payload stays JSON (`->`); the rest is text (`->>`), cast where it is not
+_INSERT_EVENTS_POSTGRES = (
+    f"WITH new AS (INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"SELECT {_EVENT_FIELDS} FROM json_array_elements(%s::json) AS r "
+    "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id)"
+)
+
+
+def _insert_new_events_postgres(
+    conn: Connection, rows: Sequence[Sequence[Any]], *, queue: bool
+) -> dict[tuple[int, str], int]:
+    """`insert_new_events` on PostgreSQL: the rows as one JSON array (their payloads, JSON
+    already, embedded as they are) in one statement whose text never changes. With a
+    statement per row count psycopg parsed each new text for its placeholders in Python (a
+    fifth of the server's time under tracking load); this one it parses once and the server
+    prepares once."""
+    body = orjson.dumps([[*row[:-1], orjson.Fragment(row[-1])] for row in rows])
+    tail = ", queued AS (INSERT INTO event_queue (event_id) SELECT id FROM new) " if queue else " "
+    statement = f"{_INSERT_EVENTS_POSTGRES}{tail}SELECT id, source_id, message_id FROM new"
+    result = conn.exec_driver_sql(statement, (body.decode(),))
+    return {(source_id, message_id): event_id for event_id, source_id, message_id in result}
 
 
 def _id_rows(conn: Connection) -> str:
