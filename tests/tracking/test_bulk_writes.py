@@ -11,9 +11,11 @@ from sqlalchemy import select
 from smarketing.domain.stages import Stage
 from smarketing.ingest.segment import parse_event
 from smarketing.ingest.touches import draft_touch
+from smarketing.services import admin
+from smarketing.services.tracking import Tracker
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity, tracking
-from smarketing.store.tables import accounts, people
+from smarketing.store.tables import accounts, events, people
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -99,3 +101,37 @@ def test_channel_memo_keeps_numbers_and_booleans_apart() -> None:
         return draft.campaign
 
     assert [campaign(v) for v in ("1", 1, 1.0, True, "1")] == ["1", "1", "1.0", None, "1"]
+
+
+def test_accepted_events_are_stored_as_sent_whatever_their_text(workspace: Workspace) -> None:
+    """The accept path writes a group's rows in one statement (on PostgreSQL as one JSON
+    array with the payloads embedded): quotes, backslashes, non-Latin text, emoji, numbers
+    and nesting come back as they were sent, with the times and ids in their columns."""
+    key = admin.add_source(workspace, name="website").secret
+    tracker = Tracker(workspace, inline=False)
+    source = tracker.source_for(key)
+    tricky = {
+        "quote": 'say "hi"',
+        "backslash": "C:\\path\\n",
+        "text": "Zürich · 東京 · 🚀",
+        "numbers": [1, 1.5, -0.0, 10**15],
+        "nested": {"flag": True, "none": None, "empty": ""},
+    }
+    item = {
+        "type": "track",
+        "messageId": "m-1",
+        "userId": "user'1",
+        "event": 'Price "Checked"',
+        "properties": tricky,
+        "originalTimestamp": "2026-03-02T09:00:00.123456Z",
+    }
+    result = tracker.ingest(source, [item], received_at=NOW)
+    assert result.count("stored") == 1
+    with workspace.db.read() as conn:
+        row = conn.execute(select(events).where(events.c.message_id == "m-1")).one()
+        (payload,) = tracking.event_payloads(conn, [row.id]).values()
+    assert (row.user_id, row.event, row.source_id) == ("user'1", 'Price "Checked"', source.id)
+    assert row.timestamp == datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+    assert row.received_at == NOW
+    assert payload["properties"] == tricky
+    assert tracker.ingest(source, [item], received_at=NOW).count("duplicate") == 1
