@@ -243,6 +243,9 @@ class Tracker:
         if self.ws.db.single_writer:
             with self.ws.db.read() as conn:
                 early = self._read_chunk(conn, limit)
+            if not early.ids:  # drained meanwhile: no write lock for nothing
+                self._backlog = False
+                return 0
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.ws.db.begin() as conn:
