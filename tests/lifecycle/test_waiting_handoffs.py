@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -19,6 +17,7 @@ from smarketing.store import identity
 from smarketing.store.tables import handoffs as handoffs_table
 from tests.lifecycle.conftest import Receiver, Team, bearer
 from tests.lifecycle.test_journeys import deliver, demo_request
+from tests.postgres_locks import start_until_it_waits
 
 
 def test_waiting_mql_is_routed_when_a_rep_is_back(
@@ -125,14 +124,6 @@ def test_mqls_made_together_take_turns(api: TestClient, workspace: Workspace, te
     assert {owners[0], owners[1]} == {team.rep_id, team.other_rep_id}
 
 
-def _waiting_for_the_routing_lock(ws: Workspace) -> bool:
-    with ws.db.read() as conn:
-        waiting = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
-        ).scalar_one()
-    return bool(waiting)
-
-
 @pytest.mark.parametrize(
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
@@ -159,12 +150,7 @@ def test_two_transactions_routing_at_once_keep_a_reps_cap(workspace: Workspace, 
 
     with workspace.db.begin() as conn:
         assert one_mql(conn, first) is None  # given to the rep, not committed yet
-        other = threading.Thread(target=concurrently)
-        other.start()
-        deadline = time.monotonic() + 60
-        while other.is_alive() and not _waiting_for_the_routing_lock(workspace):
-            assert time.monotonic() < deadline, "the second transaction neither ended nor waited"
-            time.sleep(0.01)
+        other = start_until_it_waits(workspace, concurrently, wait_event="advisory")
     other.join(timeout=60)
 
     (answer,) = answers

@@ -4,7 +4,6 @@ as if the request had processed them, and a stop between the two stages loses no
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from smarketing.store.tables import (
     touchpoints,
     transitions,
 )
+from tests.postgres_locks import start_until_it_waits
 
 
 def journey(n: int) -> list[dict[str, Any]]:
@@ -256,12 +256,7 @@ def test_a_processor_decides_on_a_persons_stage_after_another_writer_commits(
 
     with workspace.db.begin() as conn:
         move(change_in(workspace, conn, "test"), person, Stage.MQL, reason="by hand")
-        thread = threading.Thread(target=process)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while thread.is_alive() and not _waiting_for_a_row_lock(workspace):
-            assert time.monotonic() < deadline, "the processor neither ended nor waited"
-            time.sleep(0.01)
+        thread = start_until_it_waits(workspace, process)
     thread.join(timeout=60)
 
     assert errors == []
@@ -272,14 +267,6 @@ def test_a_processor_decides_on_a_persons_stage_after_another_writer_commits(
         ).all()
     assert [tuple(m) for m in moves] == [("lead", "first known identity (identify)"),
                                          ("mql", "by hand")]  # fmt: skip
-
-
-def _waiting_for_a_row_lock(ws: Workspace) -> bool:
-    with ws.db.read() as conn:
-        waiting = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        ).scalar_one()
-    return bool(waiting)
 
 
 @pytest.mark.parametrize(
