@@ -2,7 +2,8 @@
 
 The load generator shares the machine's two cores with the server it measures, so it should
 cost as little as possible: a request is one precomputed header block plus the body, and the
-answer is read by its Content-Length. It checks the status and nothing else; the test suite
+answer is read by its Content-Length. It checks the status (a 429 raises `Busy` with the
+Retry-After the server asked for) and nothing else; the test suite
 drives the server with the real Segment and RudderStack clients.
 """
 
@@ -16,6 +17,14 @@ from urllib.parse import urlsplit
 
 class HttpError(RuntimeError):
     pass
+
+
+class Busy(HttpError):
+    """429: the server's queue is full; send the same body again after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Closed(ConnectionError):
@@ -32,12 +41,16 @@ class Connection:
         status_line = await self.reader.readline()
         if not status_line:
             raise Closed
-        length = 0
+        length, retry_after = 0, 1.0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
             if name.lower() == b"content-length":
                 length = int(value)
+            elif name.lower() == b"retry-after":
+                retry_after = float(value)
         answer = await self.reader.readexactly(length)
+        if status_line[9:12] == b"429":
+            raise Busy(status_line.decode().strip(), retry_after)
         if status_line[9:12] != b"200":
             raise HttpError(f"{status_line.decode().strip()}: {answer[:300]!r}")
         return answer

@@ -31,7 +31,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _http import Client
+from _http import Busy, Client
 from _workspace import fresh_settings
 
 BATCH = 20
@@ -104,25 +104,34 @@ def encode(body: dict[str, object]) -> bytes:
     return orjson.dumps(body)
 
 
-async def sustained(url: str, key: str, seconds: float, concurrency: int) -> tuple[int, float]:
-    """(events sent, seconds) of a closed loop of `concurrency` senders."""
+async def sustained(url: str, key: str, seconds: float, concurrency: int) -> tuple[int, float, int]:
+    """(events accepted, seconds, requests refused with 429) of a closed loop of
+    `concurrency` senders; a refused batch is sent again after the server's Retry-After, as
+    the Segment clients do."""
     rng = random.Random(1)
-    sent = 0
+    sent = refused = 0
     stop = time.perf_counter() + seconds
     client = Client(url, "/v1/batch", key)
 
     async def worker() -> None:
-        nonlocal sent
+        nonlocal sent, refused
+        body = encode(make_batch(rng, 50_000))
         while time.perf_counter() < stop:
-            await client.post(encode(make_batch(rng, 50_000)))
+            try:
+                await client.post(body)
+            except Busy as busy:
+                refused += 1
+                await asyncio.sleep(min(busy.retry_after, max(0.0, stop - time.perf_counter())))
+                continue
             sent += BATCH
+            body = encode(make_batch(rng, 50_000))
 
     start = time.perf_counter()
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     finally:
         await client.close()
-    return sent, time.perf_counter() - start
+    return sent, time.perf_counter() - start, refused
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -260,7 +269,7 @@ def run(
     try:
         url = f"http://127.0.0.1:{port}"
         start = time.perf_counter()
-        sent, sending = run_async(sustained(url, key, seconds, concurrency))
+        sent, sending, refused = run_async(sustained(url, key, seconds, concurrency))
         wait_for_queue(settings.resolved_database_url)
         processed = time.perf_counter() - start
         latencies = sorted(run_async(open_loop(url, key, min(seconds, 30), 1000.0)))
@@ -274,6 +283,7 @@ def run(
     raw = raw_insert_rate(settings.resolved_database_url, min(seconds, 20))
     return {
         "accepted_per_s": sent / sending,
+        "refused_429": refused,
         "events_per_s": sent / processed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
@@ -292,14 +302,15 @@ def main() -> None:
         results["postgres"] = run("postgres", args.postgres, args.seconds, args.concurrency)
     print(
         "| backend | events/s accepted | events/s processed (end to end) "
-        "| raw 20-row INSERT tx events/s | processed / raw | p50 ms @1k/s | p99 ms @1k/s |"
+        "| raw 20-row INSERT tx events/s | processed / raw | p50 ms @1k/s | p99 ms @1k/s "
+        "| requests refused (429) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         print(
             f"| {name} | {r['accepted_per_s']:,.0f} | {r['events_per_s']:,.0f} "
             f"| {r['raw_per_s']:,.0f} | {r['events_per_s'] / r['raw_per_s']:.0%} "
-            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['refused_429']:,} |"
         )
     print(json.dumps(results))
 

@@ -117,6 +117,19 @@ class PayloadTooLargeError(SmarketingError):
     title = "Payload too large"
 
 
+class TooManyRequestsError(SmarketingError):
+    """The server is behind (HTTP 429): nothing was stored; send the same request again after
+    `retry_after_s` seconds (the Segment and RudderStack clients do by themselves)."""
+
+    http_status = 429
+    exit_code = 1
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 class ImportFileError(UsageError):
     """A whole import file is unusable (encoding, missing columns); row errors go to a CSV."""
 

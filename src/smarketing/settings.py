@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=32 * 1024, description="Largest single tracking event.")
     max_batch_bytes: int = Field(default=500 * 1024, description="Largest /v1/batch request body.")
     max_batch_events: int = Field(default=2500, description="Most events in one /v1/batch.")
+    max_queued_events: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most accepted tracking events waiting for the processor; beyond it "
+        "/v1 answers 429 with Retry-After (clients send again later) until it catches up. "
+        "0: no limit.",
+    )
     max_page_size: int = Field(default=500, description="Largest `limit` of a list endpoint.")
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, description="Largest file accepted by an upload endpoint."

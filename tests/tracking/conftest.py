@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from smarketing.api.app import create_app
 from smarketing.services import admin
@@ -52,16 +54,10 @@ def write_key(workspace: Workspace) -> str:
     return admin.add_source(workspace, name="website").secret
 
 
-@pytest.fixture(params=["inline", "queued"])
-def live_server(
-    workspace: Workspace, write_key: str, request: pytest.FixtureRequest
-) -> Iterator[LiveServer]:
-    """`inline`: each request processes its events; `queued`: as `smarketing serve` runs,
-    requests only store them and the server's processor thread resolves them."""
+@contextlib.contextmanager
+def serving(app: FastAPI, workspace: Workspace, write_key: str) -> Iterator[LiveServer]:
+    """`app` served by uvicorn on a free loopback port until the block ends."""
     port = _free_port()
-    app = create_app(
-        workspace.settings, clock=workspace.clock, background_worker=request.param == "queued"
-    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -70,6 +66,21 @@ def live_server(
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.01)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", write_key=write_key, workspace=workspace)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", write_key=write_key, workspace=workspace)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(params=["inline", "queued"])
+def live_server(
+    workspace: Workspace, write_key: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """`inline`: each request processes its events; `queued`: as `smarketing serve` runs,
+    requests only store them and the server's processor thread resolves them."""
+    app = create_app(
+        workspace.settings, clock=workspace.clock, background_worker=request.param == "queued"
+    )
+    with serving(app, workspace, write_key) as server:
+        yield server

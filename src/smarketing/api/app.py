@@ -56,7 +56,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     background_worker: bool = False,
-    tracking_processor: Literal["inline", "thread", "process"] | None = None,
+    tracking_processor: Literal["inline", "thread", "process", "external"] | None = None,
 ) -> FastAPI:
     """Build the app for one workspace. Opening fails fast (schema behind, no database).
 
@@ -65,7 +65,8 @@ def create_app(
     request before it answers (the default without a background worker); `thread`, a
     processor thread of this process (the default with one); `process`, a processor child
     process started and stopped with the app (`smarketing serve`), so the request path keeps
-    a core of its own.
+    a core of its own; `external`, none here: requests only queue events, for a
+    `smarketing worker` elsewhere to resolve (several API servers on one database).
     """
     workspace = open_workspace(settings, clock=clock)
     processing = tracking_processor or ("thread" if background_worker else "inline")

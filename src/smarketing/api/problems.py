@@ -10,20 +10,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smarketing.errors import PlaybookError, SmarketingError
+from smarketing.errors import PlaybookError, SmarketingError, TooManyRequestsError
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("smarketing.api")
 
 
 def problem(
-    status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     # Segment-style clients read `code` and `message` from error bodies.
     body.setdefault("code", type_.rsplit("/", 1)[-1])
     body.setdefault("message", detail)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -37,11 +44,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra["problems"] = exc.problems
         if exc.details:
             extra.update(exc.details)
+        headers = None
+        if isinstance(exc, TooManyRequestsError):
+            extra["retry_after"] = exc.retry_after_s
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return problem(
             exc.http_status,
             exc.title,
             exc.message,
             type_=f"https://smarketing.dev/problems/{exc.type_slug}",
+            headers=headers,
             **extra,
         )
 

@@ -3,6 +3,7 @@
 Works with the official Segment and RudderStack clients unchanged: write key as the HTTP Basic
 user name (or `writeKey` in the body), gzip bodies, `sentAt` for clock correction. Answers 200
 only after the batch is committed; invalid events are kept as failed events with their reason.
+While the processor's queue is full, 429 with `Retry-After` (`services.tracking_gate`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ async def _body(request: Request, limit: int) -> Any:
         ) from None
 
 
+async def _admit(tracker: Tracker) -> None:
+    """429 before reading the body while the processor's queue is full (`tracking_gate`)."""
+    gate = tracker.gate
+    if gate is None:
+        return
+    if gate.stale:
+        await run_in_threadpool(gate.refresh)
+    gate.admit()
+
+
 def _write_key(request: Request, body: Any) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:6].lower() == "basic ":
@@ -96,6 +107,7 @@ def _answer(result: BatchResult) -> Response:
 
 async def _single(request: Request, call: CallType) -> Response:
     tracker = _tracker(request)
+    await _admit(tracker)
     body = await _body(request, tracker.ws.settings.max_event_bytes)
     source = tracker.source_for(_write_key(request, body))
     result = await run_in_threadpool(
@@ -115,6 +127,7 @@ async def _single(request: Request, call: CallType) -> Response:
 async def batch(request: Request) -> Response:
     """Many calls at once: `{"batch": [...], "context": {...}, "sentAt": "..."}`."""
     tracker = _tracker(request)
+    await _admit(tracker)
     settings = tracker.ws.settings
     body = await _body(request, settings.max_batch_bytes)
     source = tracker.source_for(_write_key(request, body))

@@ -57,15 +57,20 @@ def db_status(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
     typer.echo(f"database revision {current or 'empty'}; needed {head} ({state})")
 
 
-def serve_app(settings: Settings, host: str, port: int, *, worker: bool = True) -> None:
-    """With `worker`, tracked events are resolved by a processor child process and the other
-    background jobs run in a thread; without, each request resolves its own events."""
+def serve_app(
+    settings: Settings, host: str, port: int, *, worker: bool = True, processor: bool = True
+) -> None:
+    """With `worker`, tracked events are resolved by a processor child process (by a
+    `smarketing worker` elsewhere without `processor`) and the other background jobs run in
+    a thread; without, each request resolves its own events."""
     import uvicorn
 
     from smarketing.api.app import create_app
 
     app = create_app(
-        settings, background_worker=worker, tracking_processor="process" if worker else "inline"
+        settings,
+        background_worker=worker,
+        tracking_processor="inline" if not worker else "process" if processor else "external",
     )
     typer.echo(f"smarketing serving {settings.workspace.resolve()} at http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -82,9 +87,16 @@ def serve(
             "webhook delivery here; --no-worker resolves events in each request instead."
         ),
     ] = True,
+    processor: Annotated[
+        bool,
+        typer.Option(
+            help="With --no-processor, tracked events are only queued here, for "
+            "`smarketing worker` processes (on this or other machines) to resolve."
+        ),
+    ] = True,
 ) -> None:
     """Serve the REST API, the tracking API and the dashboard."""
-    serve_app(settings_for(workspace), host, port, worker=worker)
+    serve_app(settings_for(workspace), host, port, worker=worker, processor=processor)
 
 
 def demo(

@@ -32,6 +32,7 @@ from smarketing.ingest.segment import CallType, parse_event
 from smarketing.playbook.schema import Playbook
 from smarketing.services.tracking_commit import GroupCommit
 from smarketing.services.tracking_effects import ContentCache, Effects
+from smarketing.services.tracking_gate import QueueGate
 from smarketing.services.tracking_rows import Parsed, event_row, str_or_none
 from smarketing.services.workspace import Workspace
 from smarketing.store import tracking, users
@@ -77,6 +78,9 @@ class Tracker:
         self._playbook_version_id: int | None = None
         self._content = ContentCache()
         self._group = GroupCommit(ws.db)
+        limit = ws.settings.max_queued_events
+        self.gate = QueueGate(ws.db, limit) if limit and not inline else None
+        """Backpressure on the queue (none when requests process their own events)."""
         # Events accepted here and not processed yet, parsed: the processor takes them from
         # memory instead of parsing their payload again (bounded; the store is the truth).
         self._handoff: dict[int, Parsed] = {}

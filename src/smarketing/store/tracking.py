@@ -222,6 +222,19 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute(select(event_queue.c.event_id).limit(1)).first() is not None
 
 
+def queued_more_than(conn: Connection, limit: int) -> bool:
+    """Whether more than `limit` events wait on the queue. The span of queued ids bounds
+    their count (two index lookups), so only a queue near the limit is counted, and only up
+    to `limit + 1` rows."""
+    low, high = conn.execute(
+        select(func.min(event_queue.c.event_id), func.max(event_queue.c.event_id))
+    ).one()
+    if low is None or high - low + 1 <= limit:
+        return False
+    some = select(event_queue.c.event_id).limit(limit + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(some)).scalar_one()) > limit
+
+
 def count_pending(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(event_queue)).scalar_one())
 
