@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         "/v1 answers 429 with Retry-After (clients send again later) until it catches up. "
         "0: no limit.",
     )
+    api_rate_limit: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second each REST API key may make on average (per server "
+        "process); over it, 429 with Retry-After. 0: no limit.",
+    )
+    api_rate_burst: int = Field(
+        default=200,
+        ge=1,
+        description="Requests a REST API key may make at once before SMARKETING_API_RATE_LIMIT "
+        "applies.",
+    )
     max_page_size: int = Field(default=500, description="Largest `limit` of a list endpoint.")
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, description="Largest file accepted by an upload endpoint."

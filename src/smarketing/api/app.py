@@ -20,6 +20,7 @@ from smarketing.api import (
     routes_tracking,
 )
 from smarketing.api.problems import install_problem_handlers
+from smarketing.api.rate_limits import KeyRateLimiter
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
 from smarketing.services.worker import (
@@ -97,6 +98,7 @@ def create_app(
     )
     app.state.workspace = workspace
     app.state.tracker = tracker
+    app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_burst)
     install_problem_handlers(app)
     if settings.is_demo:
         app.add_middleware(DemoBanner)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from smarketing.api.rate_limits import KeyRateLimiter
 from smarketing.domain.stages import Role
 from smarketing.errors import AuthenticationError, PermissionDeniedError
 from smarketing.services import admin
@@ -35,6 +36,7 @@ class Caller:
 
 
 def get_caller(
+    request: Request,
     ws: WorkspaceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
@@ -47,6 +49,8 @@ def get_caller(
         raise AuthenticationError(
             "unknown or revoked API key", hint="create one: smarketing keys create"
         )
+    limiter: KeyRateLimiter = request.app.state.rate_limiter
+    limiter.check(key.id, key.name)
     return Caller(name=f"api-key:{key.name}", role=key.role, user_id=key.user_id)
 
 
