@@ -9,12 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, create_engine, insert, select, text, update
 
-from smarketing.api import routes_scores
-from smarketing.api.problems import install_problem_handlers
+from smarketing.api.app import create_app
 from smarketing.cli.main import run
 from smarketing.domain.clock import FrozenClock
 from smarketing.domain.stages import Role
@@ -203,10 +201,7 @@ def test_score_all_and_explain_on_the_command_line(
 
 
 def test_the_score_api_explains_a_person(seeded: Workspace) -> None:
-    app = FastAPI()
-    app.state.workspace = seeded
-    install_problem_handlers(app)
-    app.include_router(routes_scores.router)
+    app = create_app(seeded.settings, clock=seeded.clock)
     key = admin.create_api_key(seeded, name="viewer", role=Role.VIEWER).secret
     auth = {"Authorization": f"Bearer {key}"}
     with TestClient(app) as client:
