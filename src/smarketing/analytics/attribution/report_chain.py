@@ -216,16 +216,19 @@ class Chain:
         removed = tuple(np.array([s], dtype=np.int64) for s in range(1, n))
         out_conv = np.zeros((weights.shape[0], n_tokens))
         out_value = np.zeros((weights.shape[0], n_tokens))
-        for row, w in enumerate(weights):
+        # every replicate's counts in one product per table (integer counts and weights:
+        # exact, so the same as one row at a time)
+        edge_counts, converted = weights @ counts.edge_counts, weights @ counts.converted
+        converted_value, ended = weights @ counts.converted_value, weights @ counts.ended
+        edge_from, edge_to = self.edge_codes // n, self.edge_codes % n
+        for row in range(weights.shape[0]):
             weighted = ChainCounts(
-                edge_counts=w @ counts.edge_counts,
-                converted=w @ counts.converted,
-                converted_value=w @ counts.converted_value,
-                ended=w @ counts.ended,
+                edge_counts=edge_counts[row],
+                converted=converted[row],
+                converted_value=converted_value[row],
+                ended=ended[row],
             )
-            effects = effects_of_counts(
-                self.edge_codes // n, self.edge_codes % n, removed, weighted
-            )
+            effects = effects_of_counts(edge_from, edge_to, removed, weighted)
             conversions, value = markov_credit(
                 effects,
                 total_conversions=float(weighted.converted.sum()),
