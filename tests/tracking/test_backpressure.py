@@ -18,6 +18,9 @@ from segment.analytics.client import Client as SegmentClient
 from sqlalchemy import func, select
 
 from smarketing.api.app import create_app
+from smarketing.cli.main import run
+from smarketing.domain.stages import Role
+from smarketing.services import admin
 from smarketing.services.tracking import Tracker
 from smarketing.services.tracking_gate import CHECK_INTERVAL_S, QueueGate
 from smarketing.services.workspace import Workspace
@@ -64,7 +67,7 @@ def stored_events(ws: Workspace) -> int:
 
 
 def test_a_full_queue_answers_429_with_retry_after_and_stores_nothing(
-    queue_only: QueueOnly, workspace: Workspace
+    queue_only: QueueOnly, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = queue_only.server
     post = lambda body: httpx.post(  # noqa: E731
@@ -85,6 +88,29 @@ def test_a_full_queue_answers_429_with_retry_after_and_stores_nothing(
     assert f"more than {LIMIT:,} tracking events are waiting" in problem["detail"]
     assert "smarketing worker" in problem["hint"]
     assert stored_events(workspace) == LIMIT + 1
+
+    # what operators see meanwhile: the API and `smarketing events status`
+    received = workspace.clock.now()
+    workspace.clock.advance(seconds=90)
+    key = admin.create_api_key(workspace, name="ops", role=Role.VIEWER).secret
+    status = httpx.get(
+        f"{server.url}/api/tracking/status", headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert status == {
+        "waiting": LIMIT + 1,
+        "oldest_waiting_received_at": received.isoformat().replace("+00:00", "Z"),
+        "lag_s": 90.0,
+        "queue_limit": LIMIT,
+        "refusing": True,
+        "failed_to_replay": 0,
+    }
+    if workspace.settings.database_url:
+        monkeypatch.setenv("SMARKETING_DATABASE_URL", workspace.settings.database_url)
+    monkeypatch.setenv("SMARKETING_MAX_QUEUED_EVENTS", str(LIMIT))
+    printed = run(["events", "status", "-w", str(workspace.settings.workspace)])
+    assert printed.exit_code == 0, printed.stderr
+    assert f"waiting for the processor: {LIMIT + 1} events (limit {LIMIT})" in printed.stdout
+    assert "the tracking API is answering 429" in printed.stdout
 
     assert Tracker(workspace, inline=False).process_backlog() == LIMIT + 1  # a worker drains
     time.sleep(CHECK_INTERVAL_S)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
 from smarketing.domain.stages import Role, Stage
 from smarketing.services import people
+from smarketing.services.tracking_status import tracking_status
 from smarketing.store.pagination import Page
 from smarketing.store.people import PeopleFilter
 
@@ -208,6 +209,27 @@ def list_failed_events(
     return PageOut[FailedEventPublic].model_validate(_out(page, _fields))
 
 
+class TrackingStatusPublic(BaseModel):
+    waiting: int
+    oldest_waiting_received_at: datetime | None
+    lag_s: float
+    queue_limit: int
+    refusing: bool
+    failed_to_replay: int
+
+
+@router.get("/tracking/status", tags=["tracking"])
+def get_tracking_status(
+    ws: WorkspaceDep, _c: Annotated[Caller, Depends(require(*ANY_ROLE))]
+) -> TrackingStatusPublic:
+    """Whether processing keeps up: events waiting (and the oldest one's wait), the queue's
+    limit (past it `/v1` answers 429), failed events waiting for a replay."""
+    status = tracking_status(ws)
+    return TrackingStatusPublic(
+        **{k: getattr(status, k) for k in TrackingStatusPublic.model_fields}
+    )
+
+
 class MergeUndone(BaseModel):
     survivor_id: int
     restored_id: int
@@ -239,7 +261,8 @@ class ImportRunPublic(BaseModel):
 
 @router.get("/imports/{import_id}", tags=["imports"])
 def get_import(
-    ws: WorkspaceDep, _c: Annotated[Caller, Depends(require(Role.MARKETING, Role.SALES))],
+    ws: WorkspaceDep,
+    _c: Annotated[Caller, Depends(require(Role.MARKETING, Role.SALES))],
     import_id: int,
 ) -> ImportRunPublic:
     """One CSV import: counts (`read = imported + unchanged + rejected`), status, errors CSV."""

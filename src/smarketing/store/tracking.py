@@ -239,6 +239,18 @@ def count_pending(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(event_queue)).scalar_one())
 
 
+def oldest_pending_received_at(conn: Connection) -> datetime | None:
+    """When the longest-waiting queued event was received (None: the queue is empty)."""
+    oldest = select(func.min(event_queue.c.event_id)).scalar_subquery()
+    at = conn.execute(select(events.c.received_at).where(events.c.id == oldest)).scalar()
+    return stored_time(at) if at is not None else None
+
+
+def count_failed_to_replay(conn: Connection) -> int:
+    waiting = select(func.count()).select_from(failed_events)
+    return int(conn.execute(waiting.where(failed_events.c.replayed_at.is_(None))).scalar_one())
+
+
 def insert_failed(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         conn.execute(failed_events.insert(), list(rows))
