@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+from annotated_types import Ge, Le
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -14,6 +15,11 @@ from smarketing.domain.stages import Role
 from smarketing.errors import AuthenticationError, PermissionDeniedError
 from smarketing.services import admin
 from smarketing.services.workspace import Workspace
+
+MAX_ID = 2**63 - 1
+RecordId = Annotated[int, Ge(1), Le(MAX_ID)]
+"""The id of a stored record, in a path, a query or a body: 1 .. 2**63 - 1 (a larger number
+is no id any database here can hold: 422, not a driver error)."""
 
 bearer = HTTPBearer(auto_error=False, description="API key created by `smarketing keys create`")
 

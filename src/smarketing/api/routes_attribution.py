@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from smarketing.api.deps import Caller, WorkspaceDep, require
+from smarketing.api.deps import Caller, RecordId, WorkspaceDep, require
 from smarketing.domain.stages import Role
 from smarketing.services.access import Actor
 
@@ -66,7 +66,7 @@ class DealAttributionPublic(BaseModel):
 def deal_attribution(
     ws: WorkspaceDep,
     caller: Reader,
-    deal_id: int,
+    deal_id: RecordId,
     period: Annotated[
         str | None,
         Query(description="Population of Markov and Shapley; default: the deal's close quarter."),

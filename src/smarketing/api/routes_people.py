@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
+from smarketing.api.deps import ANY_ROLE, Caller, RecordId, WorkspaceDep, require
 from smarketing.domain.stages import Role, Stage
 from smarketing.services import people
 from smarketing.services.tracking_status import tracking_status
@@ -128,8 +128,8 @@ def list_people(
     cursor: str | None = None,
     email: str | None = None,
     stage: Stage | None = None,
-    owner: int | None = None,
-    account_id: int | None = None,
+    owner: RecordId | None = None,
+    account_id: RecordId | None = None,
     updated_since: datetime | None = None,
 ) -> PageOut[PersonPublic]:
     """People (merged-away records excluded), oldest first, with cursor pagination."""
@@ -145,7 +145,7 @@ def _person(p: Any) -> dict[str, Any]:
 
 
 @router.get("/people/{person_id}")
-def get_person(ws: WorkspaceDep, _c: Reader, person_id: int) -> PersonDetailPublic:
+def get_person(ws: WorkspaceDep, _c: Reader, person_id: RecordId) -> PersonDetailPublic:
     """A person with identities, stage, owner, scores and account."""
     d = people.get_person(ws, person_id)
     return PersonDetailPublic.model_validate(
@@ -177,8 +177,8 @@ def list_touchpoints(
     _c: Reader,
     limit: Limit,
     cursor: str | None = None,
-    person_id: int | None = None,
-    account_id: int | None = None,
+    person_id: RecordId | None = None,
+    account_id: RecordId | None = None,
     channel: str | None = None,
     since: datetime | None = None,
 ) -> PageOut[TouchpointPublic]:
@@ -237,7 +237,7 @@ class MergeUndone(BaseModel):
 
 @router.post("/merges/{merge_id}/undo")
 def undo_merge(
-    ws: WorkspaceDep, caller: Annotated[Caller, Depends(require(Role.ADMIN))], merge_id: int
+    ws: WorkspaceDep, caller: Annotated[Caller, Depends(require(Role.ADMIN))], merge_id: RecordId
 ) -> MergeUndone:
     """Reverse a merge of two people (admins only)."""
     survivor, restored = people.undo_merge(ws, merge_id, actor=caller.name)
@@ -263,7 +263,7 @@ class ImportRunPublic(BaseModel):
 def get_import(
     ws: WorkspaceDep,
     _c: Annotated[Caller, Depends(require(Role.MARKETING, Role.SALES))],
-    import_id: int,
+    import_id: RecordId,
 ) -> ImportRunPublic:
     """One CSV import: counts (`read = imported + unchanged + rejected`), status, errors CSV."""
     from smarketing.services.imports import get_import as fetch

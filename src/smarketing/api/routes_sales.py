@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
+from smarketing.api.deps import ANY_ROLE, Caller, RecordId, WorkspaceDep, require
 from smarketing.api.routes_people import Limit, PageOut
 from smarketing.domain.lifecycle import HandoffStatus
 from smarketing.domain.model import Deal, DealType, Handoff
@@ -73,7 +73,7 @@ def list_handoffs(
     limit: Limit,
     cursor: str | None = None,
     status: HandoffStatus | None = None,
-    owner: int | None = None,
+    owner: RecordId | None = None,
     breached: bool | None = None,
 ) -> PageOut[HandoffPublic]:
     """Hand-offs with their SLA clocks; sales see their own and their team's."""
@@ -87,12 +87,12 @@ def list_handoffs(
 
 
 @router.get("/handoffs/{handoff_id}")
-def get_handoff(ws: WorkspaceDep, caller: Reader, handoff_id: int) -> HandoffPublic:
+def get_handoff(ws: WorkspaceDep, caller: Reader, handoff_id: RecordId) -> HandoffPublic:
     return _handoff(handoffs.get_handoff(ws, _actor(caller), handoff_id))
 
 
 @router.post("/handoffs/{handoff_id}/accept")
-def accept(ws: WorkspaceDep, caller: Seller, handoff_id: int) -> HandoffPublic:
+def accept(ws: WorkspaceDep, caller: Seller, handoff_id: RecordId) -> HandoffPublic:
     """Sales accepts the MQL (it becomes a SAL); stops the accept clock."""
     return _handoff(handoffs.accept(ws, _actor(caller), handoff_id))
 
@@ -103,7 +103,9 @@ class Rejection(BaseModel):
 
 
 @router.post("/handoffs/{handoff_id}/reject")
-def reject(ws: WorkspaceDep, caller: Seller, handoff_id: int, body: Rejection) -> HandoffPublic:
+def reject(
+    ws: WorkspaceDep, caller: Seller, handoff_id: RecordId, body: Rejection
+) -> HandoffPublic:
     """Sales rejects the MQL with a reason from the playbook's list (recycled or disqualified)."""
     return _handoff(
         handoffs.reject(ws, _actor(caller), handoff_id, reason=body.reason, note=body.note)
@@ -112,7 +114,7 @@ def reject(ws: WorkspaceDep, caller: Seller, handoff_id: int, body: Rejection) -
 
 @router.post("/handoffs/{handoff_id}/qualify")
 def qualify(
-    ws: WorkspaceDep, caller: Seller, handoff_id: int, body: dict[str, Any]
+    ws: WorkspaceDep, caller: Seller, handoff_id: RecordId, body: dict[str, Any]
 ) -> HandoffPublic:
     """Record the qualification fields (BANT by default): the lead becomes an SQL."""
     return _handoff(handoffs.qualify(ws, _actor(caller), handoff_id, body))
@@ -125,7 +127,7 @@ class Activity(BaseModel):
 
 @router.post("/handoffs/{handoff_id}/activities")
 def log_activity(
-    ws: WorkspaceDep, caller: Seller, handoff_id: int, body: Activity
+    ws: WorkspaceDep, caller: Seller, handoff_id: RecordId, body: Activity
 ) -> HandoffPublic:
     """Log a call, meeting or email: a sales touchpoint; the first stops the first-touch clock."""
     return _handoff(
@@ -136,9 +138,9 @@ def log_activity(
 
 
 class DealCreate(BaseModel):
-    person_id: int
+    person_id: RecordId
     name: str = Field(min_length=1, max_length=300)
-    amount: Decimal | None = Field(default=None, ge=0)
+    amount: Decimal | None = Field(default=None, ge=0, lt=Decimal(10**16))
     currency: str = "USD"
     close_date: date | None = None
     type: DealType = DealType.NEW
@@ -147,7 +149,7 @@ class DealCreate(BaseModel):
 
 class DealPatch(BaseModel):
     stage: str | None = None
-    amount: Decimal | None = Field(default=None, ge=0)
+    amount: Decimal | None = Field(default=None, ge=0, lt=Decimal(10**16))
     currency: str | None = None
     close_date: date | None = None
     status: Literal["open", "won", "lost"] | None = None
@@ -205,7 +207,7 @@ def create_deal(ws: WorkspaceDep, caller: Seller, body: DealCreate) -> DealPubli
 
 
 @router.patch("/deals/{deal_id}")
-def update_deal(ws: WorkspaceDep, caller: Seller, deal_id: int, body: DealPatch) -> DealPublic:
+def update_deal(ws: WorkspaceDep, caller: Seller, deal_id: RecordId, body: DealPatch) -> DealPublic:
     """Change a deal; `status: won` makes a customer, `lost` needs a `lost_reason`."""
     return _deal(
         deals.update_deal(ws, _actor(caller), deal_id, body.model_dump(exclude_unset=True))
@@ -218,7 +220,7 @@ class Churn(BaseModel):
 
 
 @router.post("/people/{person_id}/churn", status_code=204)
-def churn(ws: WorkspaceDep, caller: Seller, person_id: int, body: Churn) -> None:
+def churn(ws: WorkspaceDep, caller: Seller, person_id: RecordId, body: Churn) -> None:
     """A customer left (date and reason); a later won deal wins them back."""
     deals.churn(ws, _actor(caller), person_id, at=body.at, reason=body.reason)
 
@@ -235,7 +237,7 @@ class Referred(BaseModel):
 def refer(
     ws: WorkspaceDep,
     caller: Annotated[Caller, Depends(require(Role.SALES, Role.MARKETING))],
-    person_id: int,
+    person_id: RecordId,
     body: Referral,
 ) -> Referred:
     """A customer referred a peer: a touchpoint of the referred person; referrer -> evangelist."""

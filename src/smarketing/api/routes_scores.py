@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
+from smarketing.api.deps import ANY_ROLE, Caller, RecordId, WorkspaceDep, require
 from smarketing.services import scoring
 
 router = APIRouter(prefix="/api", tags=["scores"])
@@ -58,7 +58,7 @@ class ScoreExplanationPublic(BaseModel):
 
 
 @router.get("/people/{person_id}/score")
-def get_score(ws: WorkspaceDep, _c: Reader, person_id: int) -> ScoreExplanationPublic:
+def get_score(ws: WorkspaceDep, _c: Reader, person_id: RecordId) -> ScoreExplanationPublic:
     """The person's fit, engagement and total now with the current playbook, and every rule
     that contributed: its points now (decayed), raw points and when."""
     e = scoring.explain(ws, person_id=person_id)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smarketing.analytics.engines.base import EngineName, Limits, failure, timeout_error
-from smarketing.analytics.engines.errors import EngineUnavailableError
+from smarketing.errors import UsageError
 
 
 class PostgresEngine:
@@ -23,7 +23,7 @@ class PostgresEngine:
 
     def __init__(self, engine: SqlEngine) -> None:
         if engine.dialect.name != "postgresql":
-            raise EngineUnavailableError(
+            raise UsageError(  # a choice of the caller's that waiting will not fix: not a 503
                 "the postgres engine runs on a PostgreSQL store; this workspace uses "
                 f"{engine.dialect.name}",
                 hint="use --engine duckdb, or set SMARKETING_DATABASE_URL to PostgreSQL",
