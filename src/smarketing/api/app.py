@@ -33,6 +33,7 @@ from smarketing.services.worker import (
 from smarketing.services.workspace import open_workspace
 from smarketing.settings import Settings
 from smarketing.web import routes as web_routes
+from smarketing.web.login_throttle import LoginThrottle
 
 ROUTERS = (
     routes_meta.router,
@@ -99,6 +100,7 @@ def create_app(
     app.state.workspace = workspace
     app.state.tracker = tracker
     app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_burst)
+    app.state.login_throttle = LoginThrottle()
     install_problem_handlers(app)
     if settings.is_demo:
         app.add_middleware(DemoBanner)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 API_KEY_PREFIX = "smk_"
 WRITE_KEY_PREFIX = "swk_"
@@ -36,6 +37,13 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+@lru_cache(maxsize=1)
+def decoy_hash() -> str:
+    """A password hash no user has: checking a password against it for an unknown email takes
+    as long as for a known one, so the answer's timing does not tell which emails exist."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -23,12 +23,21 @@ class TokenBucket:
     def full(cls, rate: float, burst: float, now: float) -> TokenBucket:
         return cls(rate=rate, burst=burst, tokens=burst, at=now)
 
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0.0: there is one); takes nothing."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = max(self.at, now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
     def take(self, now: float) -> float:
         """Take a token: 0.0 when there was one; else the seconds until there is one (and
         nothing is taken)."""
-        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
-        self.at = max(self.at, now)
-        if self.tokens >= 1:
+        wait = self.wait(now)
+        if not wait:
             self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+        return wait
+
+    def is_full(self, now: float) -> bool:
+        """Back to `burst`: the bucket remembers nothing a new one would not."""
+        self.wait(now)
+        return self.tokens >= self.burst

@@ -58,7 +58,8 @@ def authenticate_user(ws: Workspace, *, email: str, password: str) -> User:
     with ws.db.read() as conn:
         stored = users.password_hash_of(conn, email.strip().lower())
         user = users.user_by_email(conn, email.strip().lower())
-    if not stored or user is None or not credentials.verify_password(password, stored):
+    matches = credentials.verify_password(password, stored or credentials.decoy_hash())
+    if not stored or user is None or not matches:
         raise AuthenticationError("wrong email or password")
     if not user.active:
         raise AuthenticationError(f"user {email} is deactivated", hint="ask an admin")

@@ -16,6 +16,7 @@ from smarketing.domain.stages import FUNNEL, SIDE_STAGES
 from smarketing.errors import AuthenticationError
 from smarketing.services import admin, people, playbooks
 from smarketing.services.workspace import Workspace
+from smarketing.web.login_throttle import LoginThrottle
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "smarketing_session"
@@ -55,10 +56,23 @@ def login(
     request: Request, email: Annotated[str, Form()], password: Annotated[str, Form()]
 ) -> Response:
     ws = _ws(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait = throttle.retry_after(email)
+    if wait:
+        refused = _render(
+            request,
+            "login.html",
+            status=429,
+            error=f"too many failed logins for this email; try again in {wait} s",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     try:
         user = admin.authenticate_user(ws, email=email, password=password)
     except AuthenticationError as exc:
+        throttle.failed(email)
         return _render(request, "login.html", status=401, error=exc.message)
+    throttle.succeeded(email)
     token = credentials.sign_token(
         json.dumps({"email": user.email, "exp": time.time() + SESSION_SECONDS}), ws.session_secret
     )

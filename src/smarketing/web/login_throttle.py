@@ -1,0 +1,52 @@
+"""Failed dashboard logins, limited per email: password guessing gets slow, not cheap.
+
+Each email may fail `FAILURES` times at once, then once every `WINDOW_S / FAILURES` seconds
+(5 in 15 minutes); past that a login for it answers 429 with `Retry-After` without looking at
+the password. A successful login forgets the failures. Kept per server process; buckets
+that have refilled are dropped when many emails are tracked.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from smarketing.domain.rate_limit import TokenBucket
+
+FAILURES = 5
+WINDOW_S = 15 * 60
+MAX_TRACKED = 10_000
+
+
+class LoginThrottle:
+    def __init__(self, *, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._failures: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(email: str) -> str:
+        return email.strip().lower()
+
+    def retry_after(self, email: str) -> int:
+        """Whole seconds until `email` may try again (0: now)."""
+        with self._lock:
+            bucket = self._failures.get(self._key(email))
+            wait = bucket.wait(self._now()) if bucket is not None else 0.0
+        return math.ceil(wait)
+
+    def failed(self, email: str) -> None:
+        with self._lock:
+            now = self._now()
+            if len(self._failures) >= MAX_TRACKED:
+                self._failures = {k: b for k, b in self._failures.items() if not b.is_full(now)}
+            bucket = self._failures.setdefault(
+                self._key(email), TokenBucket.full(FAILURES / WINDOW_S, FAILURES, now)
+            )
+            bucket.take(now)
+
+    def succeeded(self, email: str) -> None:
+        with self._lock:
+            self._failures.pop(self._key(email), None)
