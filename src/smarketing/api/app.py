@@ -13,6 +13,7 @@ from smarketing import __version__
 from smarketing.api import (
     routes_attribution,
     routes_meta,
+    routes_metrics,
     routes_people,
     routes_reports,
     routes_sales,
@@ -37,6 +38,7 @@ from smarketing.web.login_throttle import LoginThrottle
 
 ROUTERS = (
     routes_meta.router,
+    routes_metrics.router,
     routes_people.router,
     routes_sales.router,
     routes_scores.router,

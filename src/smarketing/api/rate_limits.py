@@ -26,6 +26,8 @@ class KeyRateLimiter:
         self._now = now
         self._buckets: dict[int, TokenBucket] = {}
         self._lock = threading.Lock()
+        self.refused = 0
+        """Requests refused since the process started (for `/metrics`)."""
 
     def check(self, key_id: int, key_name: str) -> None:
         """Take one request from the key's bucket, or raise `TooManyRequestsError`."""
@@ -37,6 +39,7 @@ class KeyRateLimiter:
             if bucket is None:
                 bucket = self._buckets[key_id] = TokenBucket.full(self.rate, self.burst, now)
             wait = bucket.take(now)
+            self.refused += bool(wait)
         if wait:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequestsError(

@@ -15,6 +15,8 @@ replays) both stages run in the request's one transaction.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +89,8 @@ class Tracker:
         self._processed = 0
         self._analyze_at = 1_000
         self._backlog = False  # the last chunk was full: more are likely queued
+        self._outcomes: Counter[Status] = Counter()
+        self._outcomes_lock = threading.Lock()
 
     def source_for(self, write_key: str | None) -> Source:
         if not write_key:
@@ -165,7 +169,15 @@ class Tracker:
             if event_id is not None and self.hand_off and len(self._handoff) < HANDOFF_LIMIT:
                 p.event_id = event_id
                 self._handoff[event_id] = p
-        return BatchResult([results[i] for i in sorted(results)])
+        batch = BatchResult([results[i] for i in sorted(results)])
+        with self._outcomes_lock:
+            self._outcomes.update(r.status for r in batch.results)
+        return batch
+
+    def outcome_counts(self) -> dict[Status, int]:
+        """Events this tracker answered, by status, since it started (for `/metrics`)."""
+        with self._outcomes_lock:
+            return {status: self._outcomes[status] for status in ("stored", "duplicate", "failed")}
 
     def _validate(
         self,

@@ -25,16 +25,19 @@ class LoginThrottle:
         self._now = now
         self._failures: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
+        self.refused = 0
+        """Logins refused since the process started (for `/metrics`)."""
 
     @staticmethod
     def _key(email: str) -> str:
         return email.strip().lower()
 
     def retry_after(self, email: str) -> int:
-        """Whole seconds until `email` may try again (0: now)."""
+        """Whole seconds until `email` may try again (0: now; anything else is a refusal)."""
         with self._lock:
             bucket = self._failures.get(self._key(email))
             wait = bucket.wait(self._now()) if bucket is not None else 0.0
+            self.refused += wait > 0
         return math.ceil(wait)
 
     def failed(self, email: str) -> None:
