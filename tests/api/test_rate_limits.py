@@ -64,3 +64,17 @@ def test_a_bucket_refills_at_its_rate_up_to_its_burst() -> None:
     assert bucket.take(1.0) == 0.0
     assert [bucket.take(100.0) for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
     assert bucket.take(99.0) == pytest.approx(1.0)  # a clock that steps back adds nothing
+
+
+def test_the_openapi_description_lists_the_429_where_it_can_happen(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operations = {
+        (method.upper(), path): op
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    }
+    without = sorted(key for key, op in operations.items() if "429" not in op["responses"])
+    assert without == [("GET", "/healthz")]  # the one route that needs no key and queues nothing
+    batch = operations[("POST", "/v1/batch")]["responses"]["429"]
+    assert "Retry-After" in batch["headers"]
+    assert "application/problem+json" in batch["content"]

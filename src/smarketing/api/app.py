@@ -20,7 +20,7 @@ from smarketing.api import (
     routes_scores,
     routes_tracking,
 )
-from smarketing.api.problems import install_problem_handlers
+from smarketing.api.problems import TOO_MANY_REQUESTS, install_problem_handlers
 from smarketing.api.rate_limits import KeyRateLimiter
 from smarketing.domain.clock import Clock
 from smarketing.services.tracking import Tracker
@@ -106,7 +106,8 @@ def create_app(
     install_problem_handlers(app)
     if settings.is_demo:
         app.add_middleware(DemoBanner)
-    for router in ROUTERS:
-        app.include_router(router)
+    for router in ROUTERS:  # every route but the health check can answer 429 (key, queue)
+        limited = router is not routes_meta.router
+        app.include_router(router, responses=TOO_MANY_REQUESTS if limited else None)
     app.include_router(web_routes.router)
     return app

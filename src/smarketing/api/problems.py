@@ -34,6 +34,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Over a limit (an API key's rate; for /v1, the processor's queue): "
+        "nothing was done; send the same request again after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+        "content": {PROBLEM_JSON: {}},
+    }
+}
+"""The 429 answer in the OpenAPI description of every route that can give it."""
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SmarketingError)
     async def _smarketing(request: Request, exc: SmarketingError) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from smarketing.api.deps import ANY_ROLE, Caller, WorkspaceDep, require
+from smarketing.api.problems import TOO_MANY_REQUESTS
 from smarketing.domain.stages import Role
 from smarketing.services import playbooks
 from smarketing.store import migrations_runner, users
@@ -36,7 +37,7 @@ class Me(BaseModel):
     role: str
 
 
-@router.get("/api/me", tags=["meta"])
+@router.get("/api/me", tags=["meta"], responses=TOO_MANY_REQUESTS)
 def me(caller: Annotated[Caller, Depends(require(*ANY_ROLE))]) -> Me:
     return Me(name=caller.name, role=caller.role.value)
 
@@ -49,7 +50,7 @@ class PlaybookStatus(BaseModel):
     name: str
 
 
-@router.get("/api/playbook", tags=["playbook"])
+@router.get("/api/playbook", tags=["playbook"], responses=TOO_MANY_REQUESTS)
 def playbook_status(
     ws: WorkspaceDep, _caller: Annotated[Caller, Depends(require(*ANY_ROLE))]
 ) -> PlaybookStatus:
@@ -72,7 +73,7 @@ class UserPublic(BaseModel):
     active: bool
 
 
-@router.get("/api/users", tags=["admin"])
+@router.get("/api/users", tags=["admin"], responses=TOO_MANY_REQUESTS)
 def list_users(
     ws: WorkspaceDep, _caller: Annotated[Caller, Depends(require(Role.ADMIN))]
 ) -> list[UserPublic]:
