@@ -35,7 +35,7 @@ class QueueGate:
         self._checked_at = -float("inf")
         self._lock = threading.Lock()
         self.refused = 0
-        """Requests refused by this process (approximate under concurrency: a gauge)."""
+        """Requests this process refused (`admit` runs on the event loop's one thread)."""
 
     @property
     def stale(self) -> bool:
