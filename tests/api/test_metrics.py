@@ -10,6 +10,7 @@ from smarketing.api.app import create_app
 from smarketing.domain.stages import Role
 from smarketing.services import admin
 from smarketing.services.workspace import Workspace
+from smarketing.store import migrations_runner
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -51,4 +52,4 @@ def test_metrics_show_the_queue_and_what_this_process_answered(workspace: Worksp
     assert got[("smarketing_api_rate_limited_total", ())] == 0
     assert got[("smarketing_login_throttled_total", ())] == 1
     info = next(labels for (name, labels) in got if name == "smarketing_info")
-    assert dict(info)["schema"] == "0008"
+    assert dict(info)["schema"] == migrations_runner.head_revision()

@@ -3,17 +3,26 @@ Every test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from smarketing.errors import SchemaBehindError, WorkspaceNotFoundError
 from smarketing.services.workspace import init_workspace, open_workspace, upgrade_database
 from smarketing.settings import Settings
 from smarketing.store import migrations_runner
 from smarketing.store.database import workspace_engine
-from smarketing.store.tables import metadata
+from smarketing.store.tables import (
+    audit_log,
+    metadata,
+    outbox,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 EXPECTED_TABLES = {
     "accounts",
@@ -100,3 +109,62 @@ def test_an_uninitialised_workspace_is_refused(sqlite_settings: Settings) -> Non
     sqlite_settings.workspace.mkdir(parents=True)
     with pytest.raises(WorkspaceNotFoundError, match="no smarketing database"):
         open_workspace(sqlite_settings)
+
+
+def test_webhook_attempts_logged_in_the_audit_log_move_to_their_own_table(
+    settings: Settings,
+) -> None:
+    settings.workspace.mkdir(parents=True)
+    engine = workspace_engine(settings)
+    at = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    try:
+        migrations_runner.upgrade(engine, "0008")
+        with engine.begin() as conn:
+            conn.execute(
+                webhook_subscriptions.insert().values(
+                    id=1, url="https://crm.example/hook", secret="whsec_x", event_types=["*"],
+                    active=True, created_at=at,
+                )
+            )  # fmt: skip
+            conn.execute(
+                outbox.insert().values(id=1, event_type="mql.created", payload={}, created_at=at)
+            )
+            conn.execute(
+                webhook_deliveries.insert().values(
+                    id=1, outbox_id=1, subscription_id=1, message_id="msg_1",
+                    status="delivered", attempts=2, next_attempt_at=at, created_at=at,
+                )
+            )  # fmt: skip
+            logged = [
+                {"delivery_id": 1, "attempt": 1, "status_code": 503, "error": "HTTP 503",
+                 "duration_ms": 40, "outcome": "retrying"},
+                {"delivery_id": 1, "attempt": 2, "status_code": 200, "error": None,
+                 "duration_ms": 12, "outcome": "delivered"},
+            ]  # fmt: skip
+            for n, detail in enumerate(logged):
+                conn.execute(
+                    audit_log.insert().values(
+                        at=at + timedelta(minutes=n), actor="webhooks",
+                        action="webhook.attempt", target="msg_1", detail=detail,
+                    )
+                )  # fmt: skip
+        migrations_runner.upgrade(engine)
+        with engine.connect() as conn:
+            moved = conn.execute(
+                select(
+                    webhook_attempts.c.attempt,
+                    webhook_attempts.c.at,
+                    webhook_attempts.c.outcome,
+                    webhook_attempts.c.status_code,
+                    webhook_attempts.c.error,
+                    webhook_attempts.c.duration_ms,
+                ).order_by(webhook_attempts.c.attempt)
+            ).all()
+            kept = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+        assert [tuple(r) for r in moved] == [
+            (1, at, "retrying", 503, "HTTP 503", 40),
+            (2, at + timedelta(minutes=1), "delivered", 200, None, 12),
+        ]
+        assert kept == 2  # the audit log is not rewritten
+    finally:
+        engine.dispose()

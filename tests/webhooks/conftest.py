@@ -24,7 +24,13 @@ from smarketing.errors import ValidationFailed
 from smarketing.services.workspace import Workspace, init_workspace
 from smarketing.settings import Settings, load_settings
 from smarketing.store.database import Database, open_database
-from smarketing.store.tables import audit_log, outbox, webhook_deliveries, webhook_subscriptions
+from smarketing.store.tables import (
+    audit_log,
+    outbox,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,12 @@ def workspace(shared_store: tuple[Settings, Database], clock: FrozenClock) -> Wo
     """An initialised workspace on each backend, frozen clock, no webhook data yet."""
     settings, db = shared_store
     with db.begin() as conn:
-        for table in (webhook_deliveries, outbox, webhook_subscriptions, audit_log):
+        for table in (
+            webhook_attempts,
+            webhook_deliveries,
+            outbox,
+            webhook_subscriptions,
+            audit_log,
+        ):
             conn.execute(table.delete())
     return Workspace(settings=settings, db=db, clock=clock)

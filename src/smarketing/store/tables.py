@@ -429,3 +429,17 @@ webhook_deliveries = Table(
     UniqueConstraint("outbox_id", "subscription_id"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
 )
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _pk(),
+    Column("delivery_id", Id, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    UniqueConstraint("delivery_id", "attempt"),
+)

@@ -6,8 +6,8 @@ Flow: a service writes an outbox row in the transaction of its change (`add_outb
 worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer lock on SQLite) so the HTTP
 calls happen outside any transaction; `record_attempt` stores each attempt's outcome.
 
-Every attempt is also written to the audit log (action `webhook.attempt`, target = the
-message id), which is the per-attempt history until the schema has a table of its own.
+Every attempt is a row of `webhook_attempts` (its outcome, HTTP status, error, duration):
+the per-attempt history of a delivery.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from sqlalchemy import Connection, Row, and_, select, update
 
 from smarketing.domain.webhook_signing import new_message_id
 from smarketing.errors import NotFoundError
-from smarketing.store import audit
 from smarketing.store.sql import insert_ignore
-from smarketing.store.tables import audit_log, outbox, webhook_deliveries, webhook_subscriptions
+from smarketing.store.tables import (
+    outbox,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_subscriptions,
+)
 
 ALL_EVENTS = "*"
-ATTEMPT_ACTION = "webhook.attempt"
-ATTEMPT_ACTOR = "webhooks"
 
 
 class DeliveryStatus(StrEnum):
@@ -349,20 +351,16 @@ def record_attempt(
             delivered_at=at if status is DeliveryStatus.DELIVERED else None,
         )
     )
-    audit.record(
-        conn,
-        at=at,
-        actor=ATTEMPT_ACTOR,
-        action=ATTEMPT_ACTION,
-        target=delivery.message_id,
-        detail={
-            "delivery_id": delivery.id,
-            "attempt": attempt,
-            "status_code": status_code,
-            "error": error,
-            "duration_ms": duration_ms,
-            "outcome": status.value,
-        },
+    conn.execute(
+        webhook_attempts.insert().values(
+            delivery_id=delivery.id,
+            attempt=attempt,
+            at=at,
+            outcome=status.value,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+        )
     )
 
 
@@ -424,18 +422,20 @@ def require_delivery(conn: Connection, delivery_id: int) -> WebhookDelivery:
 
 def list_attempts(conn: Connection, message_id: str) -> list[DeliveryAttempt]:
     """Every attempt of one delivery, oldest first."""
+    a, d = webhook_attempts, webhook_deliveries
     rows = conn.execute(
-        select(audit_log.c.at, audit_log.c.detail)
-        .where(audit_log.c.action == ATTEMPT_ACTION, audit_log.c.target == message_id)
-        .order_by(audit_log.c.id)
+        select(a.c.at, a.c.attempt, a.c.status_code, a.c.error, a.c.duration_ms)
+        .join(d, d.c.id == a.c.delivery_id)
+        .where(d.c.message_id == message_id)
+        .order_by(a.c.attempt)
     )
     return [
         DeliveryAttempt(
             at=r.at,
-            attempt=r.detail["attempt"],
-            status_code=r.detail.get("status_code"),
-            error=r.detail.get("error"),
-            duration_ms=r.detail.get("duration_ms", 0),
+            attempt=r.attempt,
+            status_code=r.status_code,
+            error=r.error,
+            duration_ms=r.duration_ms,
         )
         for r in rows
     ]
