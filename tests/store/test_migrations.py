@@ -45,6 +45,7 @@ EXPECTED_TABLES = {
     "events",
     "failed_events",
     "imports",
+    "webhook_attempts",
 }
 
 
