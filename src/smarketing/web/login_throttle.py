@@ -1,9 +1,11 @@
-"""Failed dashboard logins, limited per email: password guessing gets slow, not cheap.
+"""Failed dashboard logins, limited per email and client address: guessing gets slow.
 
-Each email may fail `FAILURES` times at once, then once every `WINDOW_S / FAILURES` seconds
-(5 in 15 minutes); past that a login for it answers 429 with `Retry-After` without looking at
-the password. A successful login forgets the failures. Kept per server process; buckets
-that have refilled are dropped when many emails are tracked.
+Each (email, client address) may fail `FAILURES` times at once, then once every
+`WINDOW_S / FAILURES` seconds (5 in 15 minutes); past that a login from there for that email
+answers 429 with `Retry-After` without looking at the password. Keyed by the address too, so
+someone failing on purpose from elsewhere does not lock the user out. A successful login
+forgets the failures. Kept per server process; buckets that have refilled are dropped when
+many are tracked.
 """
 
 from __future__ import annotations
@@ -23,33 +25,34 @@ MAX_TRACKED = 10_000
 class LoginThrottle:
     def __init__(self, *, now: Callable[[], float] = time.monotonic) -> None:
         self._now = now
-        self._failures: dict[str, TokenBucket] = {}
+        self._failures: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
         self.refused = 0
         """Logins refused since the process started (for `/metrics`)."""
 
     @staticmethod
-    def _key(email: str) -> str:
-        return email.strip().lower()
+    def _key(email: str, client: str) -> tuple[str, str]:
+        return email.strip().lower(), client
 
-    def retry_after(self, email: str) -> int:
-        """Whole seconds until `email` may try again (0: now; anything else is a refusal)."""
+    def retry_after(self, email: str, client: str) -> int:
+        """Whole seconds until `email` may be tried again from `client` (0: now; anything
+        else is a refusal)."""
         with self._lock:
-            bucket = self._failures.get(self._key(email))
+            bucket = self._failures.get(self._key(email, client))
             wait = bucket.wait(self._now()) if bucket is not None else 0.0
             self.refused += wait > 0
         return math.ceil(wait)
 
-    def failed(self, email: str) -> None:
+    def failed(self, email: str, client: str) -> None:
         with self._lock:
             now = self._now()
             if len(self._failures) >= MAX_TRACKED:
                 self._failures = {k: b for k, b in self._failures.items() if not b.is_full(now)}
             bucket = self._failures.setdefault(
-                self._key(email), TokenBucket.full(FAILURES / WINDOW_S, FAILURES, now)
+                self._key(email, client), TokenBucket.full(FAILURES / WINDOW_S, FAILURES, now)
             )
             bucket.take(now)
 
-    def succeeded(self, email: str) -> None:
+    def succeeded(self, email: str, client: str) -> None:
         with self._lock:
-            self._failures.pop(self._key(email), None)
+            self._failures.pop(self._key(email, client), None)

@@ -57,22 +57,23 @@ def login(
 ) -> Response:
     ws = _ws(request)
     throttle: LoginThrottle = request.app.state.login_throttle
-    wait = throttle.retry_after(email)
+    client = request.client.host if request.client else ""
+    wait = throttle.retry_after(email, client)
     if wait:
         refused = _render(
             request,
             "login.html",
             status=429,
-            error=f"too many failed logins for this email; try again in {wait} s",
+            error=f"too many failed logins for this email from here; try again in {wait} s",
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
     try:
         user = admin.authenticate_user(ws, email=email, password=password)
     except AuthenticationError as exc:
-        throttle.failed(email)
+        throttle.failed(email, client)
         return _render(request, "login.html", status=401, error=exc.message)
-    throttle.succeeded(email)
+    throttle.succeeded(email, client)
     token = credentials.sign_token(
         json.dumps({"email": user.email, "exp": time.time() + SESSION_SECONDS}), ws.session_secret
     )
