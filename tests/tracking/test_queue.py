@@ -16,7 +16,7 @@ from smarketing.domain.stages import Stage
 from smarketing.services import admin
 from smarketing.services.lifecycle import change_in, move
 from smarketing.services.tracking import Tracker
-from smarketing.services.worker import process_tracking_backlog
+from smarketing.services.worker import Worker, process_tracking_backlog
 from smarketing.services.workspace import Workspace, init_workspace, open_workspace
 from smarketing.settings import load_settings
 from smarketing.store import tracking
@@ -287,3 +287,39 @@ def test_the_processor_keeps_postgres_statistics_fresh(workspace: Workspace) -> 
             )
         ).all()
     assert sorted(r.relname for r in analysed) == ["events", "identities", "people", "touchpoints"]
+
+
+def test_a_worker_round_gives_the_other_jobs_their_turn_under_a_backlog(
+    workspace: Workspace,
+) -> None:
+    key = admin.add_source(workspace, name="website").secret
+    send(Tracker(workspace, inline=False), key, range(600))  # 2,400 events: three chunks
+    first = process_tracking_backlog(workspace, budget_s=0)  # time is up after one chunk
+    assert (first.processed, first.more) == (1_000, True)
+    assert "more are waiting" in first.describe()
+    assert pending(workspace) == 1_400
+
+    rounds: list[str] = []
+
+    class Pauses(threading.Event):  # records the pauses between rounds instead of taking them
+        taken: list[float | None] = []
+
+        def wait(self, timeout: float | None = None) -> bool:
+            self.taken.append(timeout)
+            return self.is_set()
+
+    stop = Pauses()
+
+    def other_job(ws: Workspace) -> None:  # SLA checks, webhooks: they run every round
+        rounds.append("other")
+        if pending(ws) == 0:
+            stop.set()
+
+    def tracking_job(ws: Workspace) -> object:
+        rounds.append("tracking")
+        return process_tracking_backlog(ws, budget_s=0)
+
+    Worker(workspace, [tracking_job, other_job]).run_forever(stop, interval_s=3600)
+    assert rounds == ["tracking", "other"] * 2
+    assert stop.taken == [0, 0]  # rounds that left events behind do not pause
+    assert pending(workspace) == 0

@@ -16,6 +16,7 @@ import multiprocessing.process
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,8 @@ logger = logging.getLogger("smarketing.worker")
 
 Job = Callable[[Workspace], object]
 DEFAULT_INTERVAL_S = 2.0
+ROUND_BUDGET_S = 2.0
+"""Longest a round spends on queued tracking events before the other jobs' turn."""
 DEFAULT_POLL_S = 0.1
 
 
@@ -45,18 +48,30 @@ class StopFlag(Protocol):
 @dataclass(frozen=True, slots=True)
 class Backlog:
     processed: int
+    more: bool = False
+    """The round's time was up while events were coming: the next round should not wait."""
 
     @property
     def is_idle(self) -> bool:
         return self.processed == 0
 
     def describe(self) -> str:
-        return f"processed {self.processed:,} queued tracking events"
+        waiting = " (more are waiting)" if self.more else ""
+        return f"processed {self.processed:,} queued tracking events{waiting}"
 
 
-def process_tracking_backlog(ws: Workspace) -> Backlog:
-    """Queued tracking events that no processor has handled (e.g. the server stopped first)."""
-    return Backlog(Tracker(ws, inline=False).process_backlog())
+def process_tracking_backlog(ws: Workspace, *, budget_s: float = ROUND_BUDGET_S) -> Backlog:
+    """Queued tracking events, chunk by chunk, for up to `budget_s` seconds: under a steady
+    stream (`serve --no-processor` with workers) the round still ends, so SLA checks and
+    webhook deliveries keep their turn, and the next round starts at once."""
+    tracker = Tracker(ws, inline=False)
+    deadline = time.monotonic() + budget_s
+    processed = 0
+    while taken := tracker.process_pending(DEFAULT_CHUNK_EVENTS):
+        processed += taken
+        if time.monotonic() >= deadline:
+            return Backlog(processed, more=True)
+    return Backlog(processed)
 
 
 def default_jobs() -> list[Job]:
@@ -113,10 +128,12 @@ class Worker:
         return outcomes
 
     def run_forever(self, stop: threading.Event, interval_s: float = DEFAULT_INTERVAL_S) -> None:
-        """Rounds until `stop` is set, pausing `interval_s` between them."""
+        """Rounds until `stop` is set, pausing `interval_s` between them (not after a round
+        that left queued events behind)."""
         while not stop.is_set():
-            self.run_once()
-            stop.wait(interval_s)
+            outcomes = self.run_once()
+            behind = any(getattr(o.result, "more", False) for o in outcomes)
+            stop.wait(0 if behind else interval_s)
 
 
 def _log_result(outcome: JobOutcome) -> None:
