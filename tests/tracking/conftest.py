@@ -13,11 +13,23 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics.client import Client as SegmentClient
 
 from smarketing.api.app import create_app
 from smarketing.services import admin
 from smarketing.services.workspace import Workspace
 from smarketing.store import tracking
+
+OFFICIAL_CLIENTS = [
+    pytest.param(
+        lambda s, **kw: SegmentClient(write_key=s.write_key, host=s.url, **kw), id="segment"
+    ),
+    pytest.param(
+        lambda s, **kw: RudderClient(write_key=s.write_key, host=s.url, **kw), id="rudderstack"
+    ),
+]
+"""`make_client(live_server, **options)` for the Segment and RudderStack Python clients."""
 
 
 @dataclass(frozen=True)

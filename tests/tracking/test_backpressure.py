@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from rudderstack.analytics.client import Client as RudderClient
-from segment.analytics.client import Client as SegmentClient
 from sqlalchemy import func, select
 
 from smarketing.api.app import create_app
@@ -26,7 +24,7 @@ from smarketing.services.tracking_gate import CHECK_INTERVAL_S, QueueGate
 from smarketing.services.workspace import Workspace
 from smarketing.store import tracking
 from smarketing.store.tables import events
-from tests.tracking.conftest import LiveServer, serving
+from tests.tracking.conftest import OFFICIAL_CLIENTS, LiveServer, serving
 
 LIMIT = 10
 
@@ -120,17 +118,7 @@ def test_a_full_queue_answers_429_with_retry_after_and_stores_nothing(
         assert tracking.count_pending(conn) == 5
 
 
-@pytest.mark.parametrize(
-    "make_client",
-    [
-        pytest.param(
-            lambda s, **kw: SegmentClient(write_key=s.write_key, host=s.url, **kw), id="segment"
-        ),
-        pytest.param(
-            lambda s, **kw: RudderClient(write_key=s.write_key, host=s.url, **kw), id="rudderstack"
-        ),
-    ],
-)
+@pytest.mark.parametrize("make_client", OFFICIAL_CLIENTS)
 def test_official_clients_wait_out_a_full_queue_and_lose_nothing(
     queue_only: QueueOnly, workspace: Workspace, make_client: Any
 ) -> None:

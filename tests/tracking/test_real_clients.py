@@ -7,14 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
-from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 from segment.analytics.request import APIError
 from sqlalchemy import select
 
 from smarketing.services.workspace import Workspace
 from smarketing.store.tables import events, people, touchpoints
-from tests.tracking.conftest import LiveServer
+from tests.tracking.conftest import OFFICIAL_CLIENTS, LiveServer
 
 
 def send_journey(client: Any, run: str) -> list[str]:
@@ -56,17 +55,7 @@ def send_journey(client: Any, run: str) -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize(
-    "make_client",
-    [
-        pytest.param(
-            lambda s, **kw: SegmentClient(write_key=s.write_key, host=s.url, **kw), id="segment"
-        ),
-        pytest.param(
-            lambda s, **kw: RudderClient(write_key=s.write_key, host=s.url, **kw), id="rudderstack"
-        ),
-    ],
-)
+@pytest.mark.parametrize("make_client", OFFICIAL_CLIENTS)
 def test_official_client_events_are_stored_exactly_once(
     live_server: LiveServer, workspace: Workspace, make_client: Any
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -304,11 +305,16 @@ class Tracker:
         fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
         return _Chunk([r.id for r in rows], fresh + list(known.values()), failed)
 
-    def process_backlog(self, chunk: int = DEFAULT_CHUNK_EVENTS) -> int:
-        """Process queued events until none are left; returns how many."""
+    def process_backlog(
+        self, chunk: int = DEFAULT_CHUNK_EVENTS, *, deadline: float | None = None
+    ) -> int:
+        """Process queued events until none are left, or until the `time.monotonic()`
+        `deadline` has passed after a chunk; returns how many."""
         done = 0
         while taken := self.process_pending(chunk):
             done += taken
+            if deadline is not None and time.monotonic() >= deadline:
+                break
         return done
 
 

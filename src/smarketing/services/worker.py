@@ -64,14 +64,9 @@ def process_tracking_backlog(ws: Workspace, *, budget_s: float = ROUND_BUDGET_S)
     """Queued tracking events, chunk by chunk, for up to `budget_s` seconds: under a steady
     stream (`serve --no-processor` with workers) the round still ends, so SLA checks and
     webhook deliveries keep their turn, and the next round starts at once."""
-    tracker = Tracker(ws, inline=False)
     deadline = time.monotonic() + budget_s
-    processed = 0
-    while taken := tracker.process_pending(DEFAULT_CHUNK_EVENTS):
-        processed += taken
-        if time.monotonic() >= deadline:
-            return Backlog(processed, more=True)
-    return Backlog(processed)
+    processed = Tracker(ws, inline=False).process_backlog(deadline=deadline)
+    return Backlog(processed, more=processed > 0 and time.monotonic() >= deadline)
 
 
 def default_jobs() -> list[Job]:
