@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from attribution_data import DAY, build_copy
 
+from smarketing.analytics import touch_order
 from smarketing.analytics.engines.base import Limits, execute
 from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.reports.period import parse_period
@@ -40,10 +41,25 @@ def copy_path(people: int) -> Path:
     return Path(os.environ.get("TMPDIR", "/tmp")) / f"smarketing-attribution-{people}.duckdb"
 
 
+def sort_touches(path: Path) -> None:
+    """What the first sync adds to the copy: its touches sorted by person."""
+    engine = DuckDBEngine(path)
+    try:
+        started = time.perf_counter()
+        rows = touch_order.rebuild(engine.connection(), "person")
+        print(f"sorted {rows:,} touches by person in {time.perf_counter() - started:.1f} s")
+    finally:
+        engine.close()
+
+
 def run(path: Path, period: str, ci: float | None, today: date) -> None:
     playbook = load_playbook_text(default_playbook_text(today)).playbook
     ctx = ReportContext(
-        parse_period(period, today=today), playbook, unbound(), ReportOptions(ci=ci)
+        parse_period(period, today=today),
+        playbook,
+        unbound(),
+        ReportOptions(ci=ci),
+        touch_order=True,
     )
     report = get_report("attribution")
     engine = DuckDBEngine(path)
@@ -85,6 +101,7 @@ def main() -> None:
         started = time.perf_counter()
         build_copy(path, people=args.people)
         print(f"built {path} in {time.perf_counter() - started:.1f} s")
+    sort_touches(path)
     run(path, args.period, None, DAY)
     if args.ci:
         run(path, args.period, 0.95, DAY)

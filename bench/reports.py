@@ -104,13 +104,14 @@ def main() -> None:
     engine = DuckDBEngine(copy)
     rows: list[tuple[str, str, str]] = []
     try:
-        first = sync_copy(ws.db, engine.connection(), now=clock.now())
+        per = ws.playbook.playbook.attribution.per  # the sync keeps touches sorted for it
+        first = sync_copy(ws.db, engine.connection(), now=clock.now(), touch_order_per=per)
         print(first.describe())
         rows.append(("first sync (full copy)", f"{first.seconds:.1f} s", f"{first.total_rows:,}"))
         clock.advance(minutes=10)
         track_events(ws, summary.write_key, 100)
         clock.advance(minutes=1)
-        incremental = sync_copy(ws.db, engine.connection(), now=clock.now())
+        incremental = sync_copy(ws.db, engine.connection(), now=clock.now(), touch_order_per=per)
         print(incremental.describe())
         rows.append(
             (
@@ -120,7 +121,7 @@ def main() -> None:
             )
         )
         period = parse_period(args.period, today=DEMO_DAY + timedelta(days=1))
-        ctx = ReportContext(period, ws.playbook.playbook, unbound())
+        ctx = ReportContext(period, ws.playbook.playbook, unbound(), touch_order=True)
         store = Path(str(ws.db.engine.url.database))
         for name in [n for n in report_names() if n in MINE]:
             report = get_report(name)

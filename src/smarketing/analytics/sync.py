@@ -45,6 +45,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
+from smarketing.analytics import touch_order
+from smarketing.analytics.attribution.journeys import Per
 from smarketing.analytics.sync_sources import (
     DUCK_TYPES,
     FULL_COPY,
@@ -133,6 +135,7 @@ class _Run:
         self.counts: list[TableSync] = []
         self.changed_people: list[int] = []
         self.identities_max = 0
+        self.touches_full = False
 
     def _stage_parts(self, spec: TableSpec, parts: list[str]) -> int:
         self.con.execute("DROP TABLE IF EXISTS _stage")
@@ -170,6 +173,12 @@ class _Run:
     def copy_incremental(self, spec: TableSpec) -> int:
         rows = self._stage_parts(spec, self.parts(spec))
         table = quote(spec.name)
+        if spec.name == "touchpoints":  # what the touch order re-sorts: copied or moved rows
+            moved = ", ".join(str(p) for p in self.changed_people) or "NULL"
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {touch_order.CHANGES} AS SELECT id FROM _stage "
+                f"UNION SELECT id FROM touchpoints WHERE person_id IN ({moved})"
+            )
         self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _stage)")
         if spec.person_owned and self.changed_people:
             # rows moved away from a changed person (a merge) leave with the old copy
@@ -195,6 +204,28 @@ class _Run:
             new = _column_ids(self.con, "SELECT person_id FROM _stage")
             self.changed_people = sorted(set(self.changed_people) | set(new))
         self.identities_max = max(rows, max_id)
+
+    def keep_touch_order(self, per: Per | None, full: bool) -> None:
+        """Keep `_touch_order` sorted for `per` (see `analytics.touch_order`); none without."""
+        state = self.state.get(touch_order.ORDER)
+        if per is None:
+            for table in (touch_order.ORDER, touch_order.TOKENS, touch_order.CHANGES):
+                self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            self.con.execute(f"DELETE FROM {STATE} WHERE name = ?", [touch_order.ORDER])
+            return
+        layout = self.con.execute(
+            f"SELECT layout FROM {STATE} WHERE name = ?", [touch_order.ORDER]
+        ).fetchone()
+        if full or state is None or not layout or layout[0] != per:
+            touch_order.rebuild(self.con, per)
+            appended = 0
+        else:
+            appended = touch_order.refresh(self.con, per, state[0])
+            self.con.execute(f"DROP TABLE {touch_order.CHANGES}")
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {STATE} (name, max_id, synced_at, layout) VALUES (?, ?, ?, ?)",
+            [touch_order.ORDER, appended, self.now, per],
+        )
 
     def save_state(self) -> None:
         for spec in SPECS:
@@ -238,10 +269,13 @@ def sync_copy(
     now: datetime,
     full: bool = False,
     overlap: timedelta = OVERLAP,
+    touch_order_per: Per | None = None,
 ) -> SyncResult:
     """Bring the copy on `con` up to date with the store of `db` (see the module docstring).
 
     `now` is the syncing process's clock (the workspace clock), read before the snapshot.
+    `touch_order_per`: the playbook's journey key, for which the copy keeps its touches sorted
+    (`analytics.touch_order`); without it that table is dropped.
     """
     started = time.perf_counter()
     source = open_source(db)
@@ -256,6 +290,7 @@ def sync_copy(
             for spec in SPECS:
                 if reason is not None or spec.sync is Sync.FULL or spec.name not in run.state:
                     rows = run.copy_full(spec)
+                    run.touches_full |= spec.name == "touchpoints"
                     run.counts.append(TableSync(spec.name, rows, True))
                 else:
                     rows = run.copy_incremental(spec)
@@ -265,6 +300,7 @@ def sync_copy(
                         run.identities_changed()
                     else:
                         run.identities_max = source.count("SELECT max(id) FROM identities")
+            run.keep_touch_order(touch_order_per, full=reason is not None or run.touches_full)
             run.save_state()
             con.execute("DROP TABLE IF EXISTS _stage")
             con.execute("COMMIT")

@@ -67,11 +67,22 @@ class EngineOptions:
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
 
+def _sync(ws: Workspace, engine: DuckDBEngine, *, full: bool = False) -> SyncResult:
+    """Sync the copy, its touches kept sorted for the playbook's journeys."""
+    return sync_copy(
+        ws.db,
+        engine.connection(),
+        now=ws.clock.now(),
+        full=full,
+        touch_order_per=ws.playbook.playbook.attribution.per,
+    )
+
+
 def sync_analytics(ws: Workspace, *, full: bool = False) -> SyncResult:
     """Bring the DuckDB copy up to date (incrementally unless `full`)."""
     engine = DuckDBEngine(ws.settings.analytics_path)
     try:
-        return sync_copy(ws.db, engine.connection(), now=ws.clock.now(), full=full)
+        return _sync(ws, engine, full=full)
     finally:
         engine.close()
 
@@ -87,7 +98,7 @@ def export(
     """Sync, then write the dbt-style tables (or `only` those) to `out_dir`."""
     engine = DuckDBEngine(ws.settings.analytics_path)
     try:
-        synced = sync_copy(ws.db, engine.connection(), now=ws.clock.now())
+        synced = _sync(ws, engine)
         written = export_tables(
             engine,
             unbound(),
@@ -110,7 +121,7 @@ def open_engine(
     if name == "duckdb":
         duck = DuckDBEngine(ws.settings.analytics_path)
         try:
-            synced = sync_copy(ws.db, duck.connection(), now=ws.clock.now())
+            synced = _sync(ws, duck)
             yield duck, synced
         finally:
             duck.close()
@@ -151,7 +162,11 @@ def run_report(
     today = ws.clock.now().date()
     parsed = parse_period(period, today=today)
     ctx = ReportContext(
-        period=parsed, playbook=ws.playbook.playbook, tables=unbound(), options=report_options
+        period=parsed,
+        playbook=ws.playbook.playbook,
+        tables=unbound(),
+        options=report_options,
+        touch_order=engine == "duckdb",
     )
     sections = report.build(ctx)  # before connecting: a bad request fails fast
     started = time.perf_counter()

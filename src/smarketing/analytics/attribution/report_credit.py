@@ -21,6 +21,7 @@ so they are the same with or without intervals.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -127,7 +128,8 @@ def rule_credits(
     n_groups: int,
 ) -> dict[ModelName, CreditPair]:
     """Per group and token, the credit of every rule-based model and Shapley.
-    `shape_shares`: shares of the models that do not depend on tokens, cached per kind."""
+    `shape_shares`: shares of the models that do not depend on tokens (the same for every
+    dimension of a kind)."""
     paths = kind.with_tokens(names, tokens)
     path = kind.path_of_touch
     cell = kind.group[path] * len(names) + tokens
@@ -141,8 +143,6 @@ def rule_credits(
         elif model in TOKEN_MODELS:
             shares = touch_shares(paths, model, settings)
         else:
-            if model not in shape_shares:
-                shape_shares[model] = touch_shares(paths, model, settings)
             shares = shape_shares[model]
         out[model] = (
             grouped_count(cell, shares, n_groups, len(names)),
@@ -185,9 +185,16 @@ def grouped_credits(
         KindPaths.of(converting, k, groups, won=kind == "won") for k, kind in enumerate(kinds)
     ]
     taken_back = [kind.converted(recent.journey) for kind in per_kind]
-    shape_shares: list[dict[ModelName, FloatArray]] = [{} for _ in kinds]
-    out: dict[tuple[str, Dimension], KindCredit] = {}
-    for dim in DIMENSIONS:
+    shape_shares: list[dict[ModelName, FloatArray]] = [
+        {
+            model: touch_shares(kind.paths, model, settings)
+            for model in models
+            if model not in TOKEN_MODELS and model != "markov"
+        }
+        for kind in per_kind
+    ]
+
+    def dimension(dim: Dimension) -> dict[tuple[str, Dimension], KindCredit]:
         tokens = converting.paths.tokens[dim]
         n_tokens = len(names[dim].names)
         chain = Chain.of(
@@ -198,6 +205,7 @@ def grouped_credits(
             recent_group,
             groups,
         )
+        out: dict[tuple[str, Dimension], KindCredit] = {}
         for k, kind in enumerate(per_kind):
             rules = rule_credits(
                 kind,
@@ -219,4 +227,9 @@ def grouped_credits(
             out[(kinds[k], dim)] = KindCredit(
                 rules=rules, chain=chain, counts=counts, n_tokens=n_tokens
             )
-    return out
+        return out
+
+    # numpy releases the interpreter lock in most of this: two dimensions at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(dimension, DIMENSIONS))
+    return {key: credit for part in parts for key, credit in part.items()}

@@ -7,9 +7,12 @@ within the playbook's lookback) are credited by every model of
 and `full_path` are the touches at or before the stored lead and opportunity transitions (see
 `attribution.touch_paths`). At scale the engine only joins and sorts: two queries of
 `attribution.journey_rows` return the converting journeys of every kind and every journey's
-recent touches as sorted rows with integer tokens; `attribution.report_paths` cuts them into
-paths and `attribution.report_credit` gives the same credits as `credit_rows` over the touch
-rows (which the per-deal breakdown and the tests still use).
+recent touches as sorted rows with integer tokens (on a DuckDB copy, whose sync keeps the
+touches sorted, `attribution.indexed_rows` makes the same rows from a time range of them and
+the conversions, with no sort in the engine: `ReportContext.touch_order`);
+`attribution.report_paths` cuts them into paths and `attribution.report_credit` gives the same
+credits as `credit_rows` over the touch rows (which the per-deal breakdown and the tests still
+use).
 
 Invariant: per conversion kind, dimension and model, credits sum to the conversions (and
 revenue) of the period that have at least one touch in their lookback window.
@@ -33,6 +36,7 @@ from smarketing.analytics.attribution.bootstrap import (
     check_interval,
     percentile_interval,
 )
+from smarketing.analytics.attribution.indexed_rows import indexed_sections, rows_from_index
 from smarketing.analytics.attribution.journey_rows import (
     content_names,
     converting_rows,
@@ -109,17 +113,22 @@ def settings_from_playbook(pb: Attribution) -> AttributionSettings:
     )
 
 
-def _build(ctx: ReportContext) -> Sections:
-    if ctx.options.ci is not None:  # before any query runs
-        check_interval(ctx.options.ci, DEFAULT_REPLICATES)
+def _query(ctx: ReportContext) -> JourneyQuery:
     settings = ctx.playbook.attribution
-    query = JourneyQuery(
+    return JourneyQuery(
         per=settings.per,
         lookback_days=settings.lookback_days,
         start=ctx.period.start_at,
         end=ctx.period.end_at,
     )
-    return journey_sections(ctx.tables, query)
+
+
+def _build(ctx: ReportContext) -> Sections:
+    if ctx.options.ci is not None:  # before any query runs
+        check_interval(ctx.options.ci, DEFAULT_REPLICATES)
+    if ctx.touch_order:
+        return indexed_sections(ctx.tables, _query(ctx))
+    return journey_sections(ctx.tables, _query(ctx))
 
 
 def journey_sections(tables: Tables, query: JourneyQuery) -> Sections:
@@ -247,6 +256,9 @@ def credit_rows(
 
 
 def _finish(ctx: ReportContext, results: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    if ctx.touch_order:
+        converting, recent = rows_from_index(results, _query(ctx))
+        results = {**results, "converting": converting, "recent": recent}
     by_kind = journey_credit_rows(
         results, settings=settings_from_playbook(ctx.playbook.attribution), ci=ctx.options.ci
     )

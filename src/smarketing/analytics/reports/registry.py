@@ -41,6 +41,9 @@ class ReportContext:
     playbook: Playbook
     tables: Tables
     options: ReportOptions = field(default_factory=ReportOptions)
+    touch_order: bool = False
+    """Whether the engine holds the touches sorted by journey for the playbook's `per`
+    (`analytics.touch_order`: the DuckDB copy, kept by its sync)."""
 
     @property
     def today(self) -> date:
