@@ -1,18 +1,27 @@
 """Benchmark: the `attribution` report on a large synthetic analytics copy (DuckDB).
 
     .venv/bin/python bench/attribution_report.py [--people 1000000] [--period 2026-Q3] [--ci]
+        [--repeat 5]
 
 Builds (or reuses, by size) a DuckDB copy filled by `bench/attribution_data.py` (1M people,
-~340k accounts, ~20M touchpoints over a year, ~2.2M transitions, ~140k deals), then runs the
-report through `services.reports.report_on_engine`, the code path of `smarketing report` after
-its sync, on that file: the engine queries (with the transfer of their results) and the models
-in numpy are timed apart, without and (with --ci) with bootstrap intervals. Not a test.
+~340k accounts, ~20M touchpoints over a year, ~2.2M transitions, ~140k deals) and sorts its
+touches by person as the first sync does (`analytics.touch_order`), then runs the report
+through `services.reports.report_on_engine`, the code path of `smarketing report` after its
+sync, on that file, in a fresh process per way of getting the journey rows, side by side: from
+the touch order (the product on DuckDB) and sorted by the engine per request (Spark's and
+PostgreSQL's path, and DuckDB's before). Each process times its first report (what a new
+process pays, fresh memory included), the median of the next ones (a running server), its
+peak memory, and then the engine queries (with the transfer of their results) and the models
+in numpy apart; without and (with --ci) with bootstrap intervals. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
+import subprocess
 import sys
 import time
 from datetime import date
@@ -52,23 +61,30 @@ def sort_touches(path: Path) -> None:
         engine.close()
 
 
-def run(path: Path, period: str, ci: float | None, today: date) -> None:
+MODES = {"touch-order": True, "engine-sort": False}
+"""How the report gets its sorted journey rows: from the copy's touch order (the product on
+DuckDB), or sorted by the engine per request (the path of Spark and PostgreSQL; before)."""
+
+
+def run(path: Path, period: str, ci: float | None, today: date, mode: str, repeat: int) -> None:
     playbook = load_playbook_text(default_playbook_text(today)).playbook
     ctx = ReportContext(
         parse_period(period, today=today),
         playbook,
         unbound(),
         ReportOptions(ci=ci),
-        touch_order=True,
+        touch_order=MODES[mode],
     )
     report = get_report("attribution")
     engine = DuckDBEngine(path)
+    times = []
     try:
         engine.connection()
-        started = time.perf_counter()
-        credits = report_on_engine(engine, "attribution", ctx)["credits"]
-        total = time.perf_counter() - started
-        # the same again, phase by phase
+        for _ in range(repeat):
+            started = time.perf_counter()
+            credits = report_on_engine(engine, "attribution", ctx)["credits"]
+            times.append(time.perf_counter() - started)
+        # once more, phase by phase
         limits = report_limits(report, Limits())
         t0 = time.perf_counter()
         sections = report.build(ctx)
@@ -82,11 +98,19 @@ def run(path: Path, period: str, ci: float | None, today: date) -> None:
         engine.close()
     rows = sum(r.num_rows for r in results.values())
     label = f"ci {ci}" if ci is not None else "no ci"
+    later = (
+        f", then {statistics.median(times[1:]):.2f} s (median of {repeat - 1})"
+        if repeat > 1
+        else ""
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(
-        f"{label}: report {total:.2f} s ({credits.num_rows:,} credit rows); phases: build "
+        f"{mode}, {label}: first report of the process {times[0]:.2f} s{later} "
+        f"({credits.num_rows:,} credit rows, peak {peak:,} MiB); phases: build "
         f"{t1 - t0:.2f} s, engine queries + transfer {t2 - t1:.2f} s ({len(results)} queries, "
         f"{rows:,} rows), paths and models {'+ bootstrap ' if ci else ''}in numpy "
-        f"{t3 - t2:.2f} s"
+        f"{t3 - t2:.2f} s",
+        flush=True,
     )
 
 
@@ -95,16 +119,23 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--period", default="2026-Q3")
     parser.add_argument("--ci", action="store_true", help="also time --ci 0.95")
+    parser.add_argument("--repeat", type=int, default=5, help="reports per process")
+    parser.add_argument("--only", choices=sorted(MODES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = copy_path(args.people)
+    if args.only:  # a child: one mode in a fresh process
+        run(path, args.period, 0.95 if args.ci else None, DAY, args.only, args.repeat)
+        return
     if not path.exists():
         started = time.perf_counter()
         build_copy(path, people=args.people)
         print(f"built {path} in {time.perf_counter() - started:.1f} s")
     sort_touches(path)
-    run(path, args.period, None, DAY)
-    if args.ci:
-        run(path, args.period, 0.95, DAY)
+    for ci in (False, True) if args.ci else (False,):
+        for mode in MODES:
+            command = [sys.executable, __file__, "--only", mode, "--people", str(args.people)]
+            command += ["--period", args.period, "--repeat", str(args.repeat if not ci else 2)]
+            subprocess.run(command + (["--ci"] if ci else []), check=True)
 
 
 if __name__ == "__main__":

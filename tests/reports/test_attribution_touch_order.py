@@ -37,8 +37,8 @@ from tests.reports.conftest import Demo
 
 PERIODS = (
     (datetime(2026, 10, 1), datetime(2027, 1, 1)),
-    (datetime(2026, 7, 1), None),
-    (None, datetime(2026, 12, 1)),
+    (datetime(2026, 7, 1), datetime(2026, 12, 1)),
+    (datetime(2025, 12, 1), datetime(2026, 12, 1)),
 )
 LIMITS = Limits(max_rows=10_000_000)
 
@@ -192,3 +192,18 @@ def test_a_sync_without_a_journey_key_drops_the_touch_order(
         engine.close()
     assert touch_order.ORDER not in tables
     assert touch_order.TOKENS not in tables
+
+
+def test_stored_order_is_checked_not_trusted() -> None:
+    journey = np.array([1, 1, 2, 5, 5, 3, 3, 4], dtype=np.int64)  # two sorted blocks
+    at = np.array([10, 20, 5, 1, 2, 7, 9, 3], dtype=np.int64)
+    order = _journey_order(journey, at)
+    assert order is not None
+    assert journey[order].tolist() == [1, 1, 2, 3, 3, 4, 5, 5]
+    assert at[order].tolist() == [10, 20, 5, 7, 9, 3, 1, 2]
+    shuffled = np.array([4, 0, 6, 2, 7, 1, 5, 3])  # any order at all: sorted by both keys
+    order = _journey_order(journey[shuffled], at[shuffled])
+    assert order is not None
+    assert journey[shuffled][order].tolist() == [1, 1, 2, 3, 3, 4, 5, 5]
+    assert at[shuffled][order].tolist() == [10, 20, 5, 7, 9, 3, 1, 2]
+    assert _journey_order(np.sort(journey), np.zeros(8, dtype=np.int64)) is None

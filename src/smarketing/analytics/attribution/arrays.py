@@ -70,6 +70,28 @@ def int_values(array: pa.Array) -> IntArray:
     return np.frombuffer(data, dtype=np.int64, count=as_int.offset + n)[as_int.offset :]
 
 
+_NATIVE = {pa.int32(): np.int32, pa.int64(): np.int64}
+
+
+def native_values(column: pa.ChunkedArray) -> IntArray:
+    """An integer column without nulls as one numpy array of its own type (32 or 64 bits,
+    else int64): no copy when it is one chunk, else one. Read from the buffers, as
+    `int_values`."""
+    dtype = _NATIVE.get(column.type)
+    if dtype is None:
+        return int_values(column.combine_chunks())
+    chunks: list[IntArray] = [
+        np.frombuffer(chunk.buffers()[1], dtype=dtype, count=chunk.offset + len(chunk))[
+            chunk.offset :
+        ]
+        for chunk in column.chunks
+        if len(chunk)
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
+
+
 def bool_values(array: pa.Array, *, null_as: bool) -> BoolArray:
     """The values of a boolean array, with nulls read as `null_as`."""
     n = len(array)

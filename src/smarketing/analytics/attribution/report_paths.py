@@ -25,6 +25,7 @@ from smarketing.analytics.attribution.arrays import (
     bool_values,
     float_values,
     int_values,
+    native_values,
 )
 from smarketing.analytics.attribution.journey_rows import RAW_TOKENS
 from smarketing.analytics.attribution.journeys import DIMENSIONS, Dimension
@@ -96,11 +97,6 @@ def _ints(table: pa.Table, name: str) -> IntArray:
     return int_values(table[name].combine_chunks())
 
 
-def _native(table: pa.Table, name: str) -> IntArray:
-    """An integer column without nulls in its own type (no copy if it is one chunk)."""
-    return np.asarray(table[name].to_numpy())
-
-
 def path_starts(table: pa.Table, keys: tuple[str, ...]) -> BoolArray:
     """Per row of sorted rows: whether it starts a run of equal `keys` (a path)."""
     n = table.num_rows
@@ -138,7 +134,7 @@ def sorted_paths(
     return SortedPaths(
         offsets=offsets,
         journey=_ints(table, "journey")[offsets[:-1]],
-        tokens={dim: names[dim].index(_native(table, f"tok_{dim}")) for dim in DIMENSIONS},
+        tokens={dim: names[dim].index(native_values(table[f"tok_{dim}"])) for dim in DIMENSIONS},
         is_start=is_start,
     )
 
