@@ -26,8 +26,8 @@ def fresh_settings(postgres_url: str | None, *, name: str) -> Settings:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{database}"'))
         admin.dispose()
-        database_url = make_url(postgres_url).set(database=database).render_as_string(
-            hide_password=False
+        database_url = (
+            make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
         )
     settings = load_settings(workspace=folder, database_url=database_url)
     init_workspace(settings, today=date.today())

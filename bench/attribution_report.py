@@ -9,10 +9,12 @@ touches by person as the first sync does (`analytics.touch_order`), then runs th
 through `services.reports.report_on_engine`, the code path of `smarketing report` after its
 sync, on that file, in a fresh process per way of getting the journey rows, side by side: from
 the touch order (the product on DuckDB) and sorted by the engine per request (Spark's and
-PostgreSQL's path, and DuckDB's before). Each process times its first report (what a new
-process pays, fresh memory included), the median of the next ones (a running server), its
-peak memory, and then the engine queries (with the transfer of their results) and the models
-in numpy apart; without and (with --ci) with bootstrap intervals. Not a test.
+PostgreSQL's path, and DuckDB's before). Each process prepares as `smarketing serve` does at
+start (`services.reports.prepare_server`: modules loaded, the copy kept open between reports),
+then times its first report (fresh memory included), the median of the next ones (a running
+server; each report opens and closes its engine, as a request does), its peak memory, and then
+the engine queries (with the transfer of their results) and the models in numpy apart; without
+and (with --ci) with bootstrap intervals. Not a test.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from smarketing.analytics.reports.registry import (
 from smarketing.analytics.tables import unbound
 from smarketing.playbook.defaults import default_playbook_text
 from smarketing.playbook.loader import load_playbook_text
-from smarketing.services.reports import report_limits, report_on_engine
+from smarketing.services.reports import prepare_server, report_limits, report_on_engine
+from smarketing.settings import Settings
 
 
 def copy_path(people: int) -> Path:
@@ -61,6 +64,7 @@ def sort_touches(path: Path) -> None:
         engine.close()
 
 
+KEEP_OPEN = Settings.model_fields["analytics_keep_open_seconds"].default
 MODES = {"touch-order": True, "engine-sort": False}
 """How the report gets its sorted journey rows: from the copy's touch order (the product on
 DuckDB), or sorted by the engine per request (the path of Spark and PostgreSQL; before)."""
@@ -76,14 +80,18 @@ def run(path: Path, period: str, ci: float | None, today: date, mode: str, repea
         touch_order=MODES[mode],
     )
     report = get_report("attribution")
-    engine = DuckDBEngine(path)
+    prepare_server(KEEP_OPEN)  # as `smarketing serve` does at start
     times = []
-    try:
-        engine.connection()
-        for _ in range(repeat):
+    for _ in range(repeat):  # each on its own engine, as each request of the server
+        engine = DuckDBEngine(path)
+        try:
             started = time.perf_counter()
             credits = report_on_engine(engine, "attribution", ctx)["credits"]
             times.append(time.perf_counter() - started)
+        finally:
+            engine.close()
+    engine = DuckDBEngine(path)
+    try:
         # once more, phase by phase
         limits = report_limits(report, Limits())
         t0 = time.perf_counter()

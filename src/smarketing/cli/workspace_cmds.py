@@ -72,9 +72,9 @@ def serve_app(
         background_worker=worker,
         tracking_processor="inline" if not worker else "process" if processor else "external",
     )
-    from smarketing.services.reports import preload
+    from smarketing.services.reports import prepare_server
 
-    preload()
+    prepare_server(settings.analytics_keep_open_seconds)
     typer.echo(f"smarketing serving {settings.workspace.resolve()} at http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

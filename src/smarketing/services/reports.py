@@ -25,7 +25,7 @@ from smarketing.analytics.engines.base import (
     execute,
     to_sql,
 )
-from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
+from smarketing.analytics.engines.duckdb_engine import DuckDBEngine, keep_open
 from smarketing.analytics.engines.spark_engine import EXPORT_NAMES
 from smarketing.analytics.export import ExportedFile, ExportFormat, export_tables
 from smarketing.analytics.reports.period import Period, parse_period
@@ -86,10 +86,12 @@ def _sync(ws: Workspace, engine: DuckDBEngine, *, full: bool = False) -> SyncRes
     )
 
 
-def preload() -> None:
-    """Load what the first report of a process would: Ibis's SQL compilers and pandas (which
-    pyarrow loads to turn numpy arrays into Arrow), about 0.4 s, so that a server's first
-    report does not wait for them."""
+def prepare_server(keep_open_seconds: float) -> None:
+    """What a long-running process does for its reports: keep the copy open between them
+    (`duckdb_engine.keep_open`; SMARKETING_ANALYTICS_KEEP_OPEN_SECONDS), and load now what
+    its first report would (Ibis's SQL compilers, and pandas, which pyarrow loads to turn
+    numpy arrays into Arrow: about 0.4 s)."""
+    keep_open(keep_open_seconds)
     with contextlib.suppress(ImportError):  # ibis-framework[duckdb] installs it
         import pandas  # noqa: F401
 
