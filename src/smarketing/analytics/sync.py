@@ -173,18 +173,22 @@ class _Run:
     def copy_incremental(self, spec: TableSpec) -> int:
         rows = self._stage_parts(spec, self.parts(spec))
         table = quote(spec.name)
-        if spec.name == "touchpoints":  # what the touch order re-sorts: copied or moved rows
-            moved = ", ".join(str(p) for p in self.changed_people) or "NULL"
+        touches = spec.name == "touchpoints"  # the touch order re-sorts copied or moved rows
+        if touches:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {touch_order.CHANGES} AS SELECT id FROM _stage "
-                f"UNION SELECT id FROM touchpoints WHERE person_id IN ({moved})"
+                f"CREATE OR REPLACE TEMP TABLE {touch_order.CHANGES} AS SELECT id FROM _stage"
             )
         self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _stage)")
         if spec.person_owned and self.changed_people:
             # rows moved away from a changed person (a merge) leave with the old copy
             people = f"_people_{next(WIRES)}"
             self.con.register(people, pa.table({"id": pa.array(self.changed_people)}))
-            self.con.execute(f"DELETE FROM {table} WHERE person_id IN (SELECT id FROM {people})")
+            moved = f"person_id IN (SELECT id FROM {people})"
+            if touches:
+                self.con.execute(
+                    f"INSERT INTO {touch_order.CHANGES} SELECT id FROM {table} WHERE {moved}"
+                )
+            self.con.execute(f"DELETE FROM {table} WHERE {moved}")
             self.con.unregister(people)
         self.con.execute(f"INSERT INTO {table} SELECT * FROM _stage")
         if spec.name == "people":

@@ -32,6 +32,11 @@ TOKENS = "_touch_tokens"
 CHANGES = "_touch_changes"
 """Temp table of the touchpoint ids an incremental sync copied or moved."""
 DIMENSIONS = ("channel", "campaign", "content", "team")
+RESORT_SHARE = 0.1
+"""Appended rows, as a share of the table, past which the sync sorts the table whole."""
+_COLUMNS = "journey BIGINT, at_us BIGINT, id BIGINT, " + ", ".join(
+    f"tok_{dim} INTEGER" for dim in DIMENSIONS
+)
 
 
 def _raw(dim: str, alias: str = "") -> str:
@@ -39,13 +44,6 @@ def _raw(dim: str, alias: str = "") -> str:
     if dim == "content":
         return f"CAST({alias}content_id AS VARCHAR)"
     return f"{alias}{dim}"
-
-
-RESORT_SHARE = 0.1
-"""Appended rows, as a share of the table, past which the sync sorts the table whole."""
-_COLUMNS = "journey BIGINT, at_us BIGINT, id BIGINT, " + ", ".join(
-    f"tok_{dim} INTEGER" for dim in DIMENSIONS
-)
 
 
 def _add_tokens(con: duckdb.DuckDBPyConnection, where: str) -> None:

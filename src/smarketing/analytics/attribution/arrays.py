@@ -52,22 +52,24 @@ def validity(array: pa.Array) -> BoolArray:
 def float_values(array: pa.Array) -> tuple[FloatArray, BoolArray]:
     """The values as float64 (casting in Arrow) and which of them are present (not null)."""
     as_float = pc.cast(array, pa.float64())
-    n = len(as_float)
-    data = as_float.buffers()[1]
+    if len(as_float) == 0 or as_float.buffers()[1] is None:
+        return np.zeros(len(as_float), dtype=np.float64), np.ones(len(as_float), dtype=np.bool_)
+    return _buffer_values(as_float, np.float64), validity(as_float)
+
+
+def _buffer_values(array: pa.Array, dtype: Any) -> Any:
+    """The data buffer of a fixed-width Arrow array as numpy, without a copy."""
+    n = len(array)
+    data = array.buffers()[1]
     if n == 0 or data is None:
-        return np.zeros(n, dtype=np.float64), np.ones(n, dtype=np.bool_)
-    values = np.frombuffer(data, dtype=np.float64, count=as_float.offset + n)[as_float.offset :]
-    return values, validity(as_float)
+        return np.zeros(n, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype, count=array.offset + n)[array.offset :]
 
 
 def int_values(array: pa.Array) -> IntArray:
     """The values of an integer array without nulls, as int64."""
-    as_int = pc.cast(array, pa.int64())
-    n = len(as_int)
-    data = as_int.buffers()[1]
-    if n == 0 or data is None:
-        return np.zeros(n, dtype=np.int64)
-    return np.frombuffer(data, dtype=np.int64, count=as_int.offset + n)[as_int.offset :]
+    values: IntArray = _buffer_values(pc.cast(array, pa.int64()), np.int64)
+    return values
 
 
 _NATIVE = {pa.int32(): np.int32, pa.int64(): np.int64}
@@ -75,18 +77,11 @@ _NATIVE = {pa.int32(): np.int32, pa.int64(): np.int64}
 
 def native_values(column: pa.ChunkedArray) -> IntArray:
     """An integer column without nulls as one numpy array of its own type (32 or 64 bits,
-    else int64): no copy when it is one chunk, else one. Read from the buffers, as
-    `int_values`."""
+    else int64): no copy when it is one chunk, else one."""
     dtype = _NATIVE.get(column.type)
     if dtype is None:
         return int_values(column.combine_chunks())
-    chunks: list[IntArray] = [
-        np.frombuffer(chunk.buffers()[1], dtype=dtype, count=chunk.offset + len(chunk))[
-            chunk.offset :
-        ]
-        for chunk in column.chunks
-        if len(chunk)
-    ]
+    chunks: list[IntArray] = [_buffer_values(chunk, dtype) for chunk in column.chunks]
     if len(chunks) == 1:
         return chunks[0]
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
