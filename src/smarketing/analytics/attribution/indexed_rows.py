@@ -144,6 +144,8 @@ class _Touches:
         return cls(journey, at, tokens)
 
     def columns(self, picked: IntArray | BoolArray | None = None) -> dict[str, IntArray]:
+        """All rows as `journey_rows`' recent rows (journey and tokens), or the tokens of the
+        `picked` rows."""
         if picked is None:
             return {"journey": self.journey, **self.tokens}
         return {name: values[picked] for name, values in self.tokens.items()}
