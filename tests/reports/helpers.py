@@ -1,8 +1,10 @@
-"""Comparing result tables across engines and copies."""
+"""Comparing result tables across engines and copies; new touches for a copy to pick up."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +12,8 @@ import duckdb
 import pyarrow as pa
 
 from smarketing.analytics.tables import SPECS
+from smarketing.services.tracking import Tracker
+from smarketing.services.workspace import Workspace
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -43,3 +47,24 @@ def copy_contents(path: str) -> dict[str, list[tuple[Any, ...]]]:
         }
     finally:
         con.close()
+
+
+def track_page_views(
+    ws: Workspace, write_key: str, views: Sequence[tuple[datetime, str]], *, prefix: str
+) -> None:
+    """Page views (`views`: time and URL each) of the demo's anonymous visitors `anon-00000001`
+    .. `anon-00000020`, who belong to early people, stored through the tracking code path."""
+    tracker = Tracker(ws)
+    source = tracker.source_for(write_key)
+    items = [
+        {
+            "type": "page",
+            "messageId": f"{prefix}-{i}",
+            "anonymousId": f"anon-{1 + i % 20:08d}",
+            "timestamp": at.isoformat(),
+            "context": {"page": {"url": url}},
+        }
+        for i, (at, url) in enumerate(views)
+    ]
+    result = tracker.ingest(source, items, received_at=ws.clock.now())
+    assert all(r.status == "stored" for r in result.results)

@@ -30,10 +30,10 @@ from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.reports.attribution import journey_sections
 from smarketing.analytics.sync import sync_copy
 from smarketing.analytics.tables import unbound
-from smarketing.services.tracking import Tracker
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity
 from tests.reports.conftest import Demo
+from tests.reports.helpers import track_page_views
 
 PERIODS = (
     (datetime(2026, 10, 1), datetime(2027, 1, 1)),
@@ -117,27 +117,14 @@ def test_touch_order_rows_equal_the_engine_rows(
 
 
 def _touches_for_early_people(ws: Workspace, demo: Demo, n: int) -> None:
-    """Page views, some before earlier touches, of anonymous visitors tied to early people."""
-    tracker = Tracker(ws)
-    source = tracker.source_for(demo.summary.write_key)
+    """Page views of early people, some before their earlier touches, from a new campaign."""
     at = ws.clock.now()
-    items = [
-        {
-            "type": "page",
-            "messageId": f"touch-order-{at.isoformat()}-{i}",
-            "anonymousId": f"anon-{1 + i % 20:08d}",
-            "timestamp": (at - timedelta(days=3 * i)).isoformat(),
-            "context": {
-                "page": {
-                    "url": f"https://www.smarketing-demo.example/new-{i % 3}"
-                    "?utm_source=newsletter-x&utm_medium=email&utm_campaign=touch-order-new"
-                }
-            },
-        }
+    utm = "?utm_source=newsletter-x&utm_medium=email&utm_campaign=touch-order-new"
+    views = [
+        (at - timedelta(days=3 * i), f"https://www.smarketing-demo.example/new-{i % 3}{utm}")
         for i in range(n)
     ]
-    result = tracker.ingest(source, items, received_at=at)
-    assert all(r.status == "stored" for r in result.results)
+    track_page_views(ws, demo.summary.write_key, views, prefix=f"touch-order-{at.isoformat()}")
 
 
 @pytest.mark.parametrize("per", ["person", "account"])

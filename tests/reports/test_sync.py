@@ -12,11 +12,10 @@ from sqlalchemy import text
 from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.sync import SyncResult, sync_copy
 from smarketing.analytics.tables import SPECS
-from smarketing.services.tracking import Tracker
 from smarketing.services.workspace import Workspace
 from smarketing.store import identity
 from tests.reports.conftest import Demo
-from tests.reports.helpers import copy_contents
+from tests.reports.helpers import copy_contents, track_page_views
 
 
 def _sync(ws: Workspace, path: Path, **kwargs: object) -> SyncResult:
@@ -55,21 +54,10 @@ def test_sync_without_changes_copies_nothing(fresh_ws: Workspace, tmp_path: Path
 
 
 def _page_views(ws: Workspace, demo: Demo, n: int) -> None:
-    tracker = Tracker(ws)
-    source = tracker.source_for(demo.summary.write_key)
     at = ws.clock.now()
-    items = [
-        {
-            "type": "page",
-            "messageId": f"reports-test-{i}",
-            "anonymousId": f"anon-{1 + i % 20:08d}",
-            "timestamp": (at - timedelta(minutes=n - i)).isoformat(),
-            "context": {"page": {"url": "https://www.smarketing-demo.example/pricing"}},
-        }
-        for i in range(n)
-    ]
-    result = tracker.ingest(source, items, received_at=at)
-    assert all(r.status == "stored" for r in result.results)
+    pricing = "https://www.smarketing-demo.example/pricing"
+    views = [(at - timedelta(minutes=n - i), pricing) for i in range(n)]
+    track_page_views(ws, demo.summary.write_key, views, prefix="reports-test")
 
 
 def test_after_100_new_events_a_sync_copies_about_100_rows(

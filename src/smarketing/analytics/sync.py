@@ -135,7 +135,6 @@ class _Run:
         self.counts: list[TableSync] = []
         self.changed_people: list[int] = []
         self.identities_max = 0
-        self.touches_full = False
 
     def _stage_parts(self, spec: TableSpec, parts: list[str]) -> int:
         self.con.execute("DROP TABLE IF EXISTS _stage")
@@ -294,7 +293,6 @@ def sync_copy(
             for spec in SPECS:
                 if reason is not None or spec.sync is Sync.FULL or spec.name not in run.state:
                     rows = run.copy_full(spec)
-                    run.touches_full |= spec.name == "touchpoints"
                     run.counts.append(TableSync(spec.name, rows, True))
                 else:
                     rows = run.copy_incremental(spec)
@@ -304,7 +302,8 @@ def sync_copy(
                         run.identities_changed()
                     else:
                         run.identities_max = source.count("SELECT max(id) FROM identities")
-            run.keep_touch_order(touch_order_per, full=reason is not None or run.touches_full)
+            touches_copied_whole = reason is not None or "touchpoints" not in run.state
+            run.keep_touch_order(touch_order_per, full=touches_copied_whole)
             run.save_state()
             con.execute("DROP TABLE IF EXISTS _stage")
             con.execute("COMMIT")

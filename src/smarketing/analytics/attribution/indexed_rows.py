@@ -139,8 +139,7 @@ class _Touches:
         tokens = {f"tok_{dim}": _values(table, f"tok_{dim}") for dim in TOKEN_COLUMNS}
         order = _journey_order(journey, at)
         if order is not None:
-            journey, at = journey[order], at[order]
-            tokens = {name: values[order] for name, values in tokens.items()}
+            journey, at, tokens = journey[order], at[order], _take(tokens, order)
         return cls(journey, at, tokens)
 
     def columns(self, picked: IntArray | BoolArray | None = None) -> dict[str, IntArray]:
@@ -148,7 +147,7 @@ class _Touches:
         `picked` rows."""
         if picked is None:
             return {"journey": self.journey, **self.tokens}
-        return {name: values[picked] for name, values in self.tokens.items()}
+        return _take(self.tokens, picked)
 
     def pairs(self, journey: IntArray, converted: IntArray, lookback: int) -> _Pairs:
         """The (conversion, touch) pairs of conversions of `journey` at `converted` whose
@@ -173,14 +172,17 @@ class _Pairs:
     def merged(cls, earlier: _Pairs, recent: _Pairs) -> _Pairs:
         conversion = np.concatenate([earlier.conversion, recent.conversion])
         order = np.argsort(conversion, kind="stable")  # two sorted runs: timsort merges them
+        tokens = {
+            name: np.concatenate([earlier.tokens[name], recent.tokens[name]])
+            for name in earlier.tokens
+        }
         return cls(
-            conversion[order],
-            np.concatenate([earlier.at, recent.at])[order],
-            {
-                name: np.concatenate([earlier.tokens[name], recent.tokens[name]])[order]
-                for name in earlier.tokens
-            },
+            conversion[order], np.concatenate([earlier.at, recent.at])[order], _take(tokens, order)
         )
+
+
+def _take(columns: dict[str, IntArray], rows: IntArray | BoolArray) -> dict[str, IntArray]:
+    return {name: values[rows] for name, values in columns.items()}
 
 
 def _values(table: pa.Table, name: str) -> IntArray:
