@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
-from smarketing.store.database import BULK_WAL_PAGES, WAL_PAGES, Database, make_engine
+from smarketing.store.database import BULK_WAL_PAGES, Database, make_engine
+from smarketing.store.wal import WalCheckpointer
 
 HOLDER = """
 import fcntl, os, sqlite3, sys, time
@@ -50,30 +52,53 @@ def test_a_writer_waits_for_the_lock_file_of_another_process(tmp_path: Path) -> 
     assert order == ["other process", "this process"]
 
 
-def test_bulk_transactions_checkpoint_less_often_and_only_themselves(tmp_path: Path) -> None:
-    """An import's chunks (`bulk`) let the write-ahead log grow before copying it back; the
-    connection goes back to the pool with SQLite's default, whether the chunk committed or
-    not."""
-    db = Database(make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}"))
+def test_the_log_is_copied_back_after_commits_off_the_lock_and_not_after_bulk_ones(
+    tmp_path: Path,
+) -> None:
+    """Commits leave the write-ahead log to the checkpointer thread, which copies it into the
+    database file once the writer is done; an import's chunks (`bulk`) let it grow instead.
+    Either way SQLite's own checkpoint is held back to `BULK_WAL_PAGES`."""
+    path = tmp_path / "store.sqlite"
+    threads_before = set(threading.enumerate())
+    db = Database(make_engine(f"sqlite:///{path}"))
 
-    def pages(conn: Connection) -> int:
-        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+    def copied_back(at_least: int) -> int:
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < at_least and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return path.stat().st_size
 
     with db.begin() as conn:
-        assert pages(conn) == WAL_PAGES
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == BULK_WAL_PAGES
+        conn.execute(text("CREATE TABLE writes (id INTEGER PRIMARY KEY, body TEXT)"))
+    size = copied_back(2 * 4096)  # the schema page and the table's first page
+    assert size >= 2 * 4096
+    rows = [{"body": "x" * 3000} for _ in range(300)]  # about 900 KB
     with db.begin(bulk=True) as conn:
-        assert pages(conn) == BULK_WAL_PAGES
-        conn.execute(text("CREATE TABLE writes (id INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO writes (body) VALUES (:body)"), rows)
+    time.sleep(0.3)
+    assert path.stat().st_size == size  # in the log only
     with db.begin() as conn:
-        assert pages(conn) == WAL_PAGES
+        conn.execute(text("INSERT INTO writes (body) VALUES ('one more')"))
+    assert copied_back(900_000) >= 900_000
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM writes")).scalar_one() == 301
+    (thread,) = set(threading.enumerate()) - threads_before
+    assert thread.name == "smarketing-wal-checkpoint"
+    db.dispose()
+    assert not thread.is_alive()
 
-    def failing_chunk() -> None:
-        with db.begin(bulk=True) as conn:
-            conn.execute(text("INSERT INTO writes (id) VALUES (1)"))
-            raise RuntimeError("the chunk fails")
 
-    with pytest.raises(RuntimeError, match="the chunk fails"):
-        failing_chunk()
-    with db.begin() as conn:
-        assert pages(conn) == WAL_PAGES
-        assert conn.execute(text("SELECT count(*) FROM writes")).scalar_one() == 0
+def test_the_checkpointer_stops_whenever_it_is_closed(tmp_path: Path) -> None:
+    """`close` while the thread checkpoints, or pauses before the next checkpoint, ends it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    threads_before = set(threading.enumerate())
+    for delay in (0.0, 0.001, 0.005, 0.02):
+        checkpointer = WalCheckpointer(engine, min_interval_s=0.05)
+        checkpointer.wake()
+        time.sleep(0.01)  # the first checkpoint is done: the next one pauses
+        checkpointer.wake()
+        time.sleep(delay)
+        checkpointer.close()
+    assert set(threading.enumerate()) - threads_before == set()
+    engine.dispose()

@@ -213,8 +213,8 @@ def test_a_chunk_another_processor_took_meanwhile_is_not_processed_again(
     read_chunk = Tracker._read_chunk
     took: list[int] = []
 
-    def read_then_let_the_other_run(self: Tracker, conn: Any, limit: int) -> Any:
-        chunk = read_chunk(self, conn, limit)
+    def read_then_let_the_other_run(self: Tracker, conn: Any, *args: Any) -> Any:
+        chunk = read_chunk(self, conn, *args)
         if self is first and not took:
             took.append(second.process_backlog())
         return chunk

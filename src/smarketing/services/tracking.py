@@ -34,7 +34,12 @@ from smarketing.errors import AuthenticationError, SmarketingError
 from smarketing.ingest.segment import CallType, parse_event
 from smarketing.playbook.schema import Playbook
 from smarketing.services.tracking_commit import GroupCommit
-from smarketing.services.tracking_effects import ContentCache, Effects
+from smarketing.services.tracking_effects import (
+    ContentCache,
+    Effects,
+    PreparedEvents,
+    prepare_events,
+)
 from smarketing.services.tracking_gate import QueueGate
 from smarketing.services.tracking_rows import Parsed, event_row, str_or_none
 from smarketing.services.workspace import Workspace
@@ -230,7 +235,7 @@ class Tracker:
                             fresh.append(p)
                     if fresh:
                         effects = Effects(conn, playbook, version_id, received_at, self._content)
-                        effects.apply(fresh)
+                        effects.apply(prepare_events(fresh, playbook, version_id))
                 break
             except DBAPIError as exc:  # a deadlock between two batches: run this one again
                 if attempt == RETRIES or not retryable(exc):
@@ -259,7 +264,7 @@ class Tracker:
         early: _Chunk | None = None
         if self.ws.db.single_writer:
             with self.ws.db.read() as conn:
-                early = self._read_chunk(conn, limit)
+                early = self._read_chunk(conn, limit, playbook, version_id)
             if not early.ids:  # drained meanwhile: no write lock for nothing
                 self._backlog = False
                 return 0
@@ -267,12 +272,12 @@ class Tracker:
             try:
                 with self.ws.db.begin() as conn:
                     if early is None:
-                        chunk = self._read_chunk(conn, limit)
+                        chunk = self._read_chunk(conn, limit, playbook, version_id)
                         tracking.dequeue(conn, chunk.ids)
                     else:
                         chunk = early.only(tracking.dequeue(conn, early.ids))
                     effects = Effects(conn, playbook, version_id, now, self._content)
-                    if chunk.fresh:
+                    if chunk.fresh.events:
                         effects.apply(chunk.fresh)
                     tracking.insert_failed(conn, list(chunk.failed.values()))
                 break
@@ -291,9 +296,12 @@ class Tracker:
                 tracking.refresh_statistics(conn)
         return taken
 
-    def _read_chunk(self, conn: Connection, limit: int) -> _Chunk:
-        """Up to `limit` queued events, parsed: from memory when this process accepted them
-        (nothing handed over, as in a processor process: payloads come with the rows)."""
+    def _read_chunk(
+        self, conn: Connection, limit: int, playbook: Playbook, version_id: int
+    ) -> _Chunk:
+        """Up to `limit` queued events, parsed (from memory when this process accepted them;
+        nothing handed over, as in a processor process: payloads come with the rows) and
+        prepared under the playbook in force (`prepare_events`)."""
         rows = tracking.pending_events(conn, limit, payloads=not self._handoff)
         known = {r.id: p for r in rows if (p := self._handoff.get(r.id)) is not None}
         stored = {r.id: r.payload for r in rows if r.payload is not None}
@@ -303,7 +311,8 @@ class Tracker:
             )
         )
         fresh, failed = _reparse([r for r in rows if r.id in stored], stored)
-        return _Chunk([r.id for r in rows], fresh + list(known.values()), failed)
+        fresh.extend(known.values())
+        return _Chunk([r.id for r in rows], prepare_events(fresh, playbook, version_id), failed)
 
     def process_backlog(
         self, chunk: int = DEFAULT_CHUNK_EVENTS, *, deadline: float | None = None
@@ -320,11 +329,11 @@ class Tracker:
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
-    """Queued events read for processing: their ids, those that parse, those that no longer
-    do (as failed-event rows)."""
+    """Queued events read for processing: their ids, those that parse (prepared), those that
+    no longer do (as failed-event rows)."""
 
     ids: list[int]
-    fresh: list[Parsed]
+    fresh: PreparedEvents
     failed: dict[int, dict[str, Any]]
     """Failed-event rows by event id."""
 
@@ -334,7 +343,7 @@ class _Chunk:
             return self
         return _Chunk(
             [i for i in self.ids if i in taken],
-            [p for p in self.fresh if p.event_id in taken],
+            self.fresh.only(taken),
             {i: f for i, f in self.failed.items() if i in taken},
         )
 

@@ -97,11 +97,14 @@ def emit_many(
     payloads: Iterable[Mapping[str, Any]],
     now: datetime,
 ) -> int:
-    """`emit` for a batch of events of one type (one listener check); returns how many."""
+    """`emit` for a batch of events of one type (one listener check); returns how many.
+    Unlike `emit`, the payloads are only converted when someone listens: tracking emits a
+    stage change for every new lead, most stores have no subscription for it."""
     kind = event_type_of(event_type)
-    datas = [_json_data(p) for p in payloads]
-    if not datas or not store.has_listeners(conn, kind.value):
+    payloads = list(payloads)
+    if not payloads or not store.has_listeners(conn, kind.value):
         return 0
+    datas = [_json_data(p) for p in payloads]
     store.add_outbox_events(conn, kind.value, [envelope(kind, d, now) for d in datas], now)
     return len(datas)
 

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
 
 from smarketing.errors import DatabaseUnavailableError, SchemaBehindError, WorkspaceNotFoundError
 from smarketing.settings import Settings
+from smarketing.store.wal import WalCheckpointer
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,11 +42,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 READ_ONLY = "smarketing_read_only"
-WAL_PAGES = 1000
-"""SQLite's default: a commit that leaves more pages than this in the write-ahead log copies
-them back into the database file (checkpoint)."""
 BULK_WAL_PAGES = 10_000
-"""The same for the commits of `Database.begin(bulk=True)` (40 MiB of 4 KiB pages)."""
+"""A write transaction of a `Database` whose commit leaves more pages than this in the
+write-ahead log copies them back into the database file (checkpoint), holding the write lock.
+SQLite's default is 1,000; here the log is normally copied off the lock, by the
+`WalCheckpointer` (store/wal.py), and this is the bound in case it falls behind. 40 MiB of
+4 KiB pages."""
+_WAL_BOUND = "smarketing_wal_bound"
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -139,12 +142,15 @@ class Database:
     engine: Engine
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _file_lock: _WriterFileLock | None = field(init=False, default=None)
+    _checkpointer: WalCheckpointer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         path = self.engine.url.database or ":memory:"
         on_disk = path != ":memory:" and not path.startswith("file:")
-        if self.engine.dialect.name == "sqlite" and fcntl is not None and on_disk:
-            self._file_lock = _WriterFileLock(path)
+        if self.engine.dialect.name == "sqlite" and on_disk:
+            self._checkpointer = WalCheckpointer(self.engine)
+            if fcntl is not None:
+                self._file_lock = _WriterFileLock(path)
 
     @property
     def single_writer(self) -> bool:
@@ -156,30 +162,28 @@ class Database:
     def begin(self, *, bulk: bool = False) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error.
 
-        `bulk`: one of a run of large transactions (an import's chunks). On SQLite its commit
-        lets the write-ahead log grow to `BULK_WAL_PAGES` before copying it back into the
-        database (a checkpoint), instead of SQLite's 1,000 pages: the index pages every chunk
-        changes are then copied once per several chunks, not once per chunk. Measured on
-        `bench/import.py --rows 200000`, five alternating pairs: 16,189-18,083 -> 18,062-19,402
-        contacts/s. Not for small transactions under load (tracking): a checkpoint of that
-        size is a pause of its own."""
+        On SQLite the commit does not copy the write-ahead log back into the database file
+        (up to `BULK_WAL_PAGES`); the checkpointer thread does, once the write lock is free
+        (store/wal.py). `bulk`: one of a run of large transactions (an import's chunks), which
+        does not wake it: the log then grows to `BULK_WAL_PAGES` and the commit that crosses
+        that copies it, so the index pages every chunk changes are copied once per several
+        chunks, not once per chunk. Measured on `bench/import.py --rows 200000`, five
+        alternating pairs: 16,189-18,083 -> 18,062-19,402 contacts/s."""
         if not self.single_writer:
             with self.engine.begin() as conn:
                 yield conn
             return
         with self._write_lock, self._file_lock or nullcontext(), self.engine.connect() as conn:
-            if not bulk:
-                with conn.begin():
-                    yield conn
-                return
-            raw = conn.connection.driver_connection  # outside SQLAlchemy's transaction
-            assert raw is not None
-            raw.execute(f"PRAGMA wal_autocheckpoint={BULK_WAL_PAGES}")
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                raw.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+            record = conn.connection
+            if not record.info.get(_WAL_BOUND):  # once per connection of the pool
+                raw = record.driver_connection  # outside SQLAlchemy's transaction
+                assert raw is not None
+                raw.execute(f"PRAGMA wal_autocheckpoint={BULK_WAL_PAGES}")
+                record.info[_WAL_BOUND] = True
+            with conn.begin():
+                yield conn
+        if not bulk and self._checkpointer is not None:
+            self._checkpointer.wake()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -188,6 +192,8 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
         if self._file_lock is not None:
             self._file_lock.close()
