@@ -16,7 +16,7 @@ from smarketing.domain.stages import Stage
 from smarketing.services import admin
 from smarketing.services.lifecycle import change_in, move
 from smarketing.services.tracking import Tracker
-from smarketing.services.worker import Worker, process_tracking_backlog
+from smarketing.services.worker import Worker, drain_forever, process_tracking_backlog
 from smarketing.services.workspace import Workspace, init_workspace, open_workspace
 from smarketing.settings import load_settings
 from smarketing.store import tracking
@@ -323,3 +323,32 @@ def test_a_worker_round_gives_the_other_jobs_their_turn_under_a_backlog(
     assert rounds == ["tracking", "other"] * 2
     assert stop.taken == [0, 0]  # rounds that left events behind do not pause
     assert pending(workspace) == 0
+
+
+def test_the_processor_pauses_only_when_a_chunk_comes_back_nearly_empty() -> None:
+    """Under a steady stream the chunks are partly full: the processor takes the next at once
+    instead of pausing and letting the queue grow; it pauses when less than a tenth came."""
+    taken = [100, 40, 10, 9, 0, 100, 0]
+    calls: list[tuple[str, int]] = []
+
+    class Queue:
+        def process_pending(self, limit: int) -> int:
+            calls.append(("chunk", taken[0]))
+            return taken.pop(0)
+
+    class Stop:
+        def is_set(self) -> bool:
+            return not taken
+
+        def set(self) -> None:
+            raise AssertionError("not stopped here")
+
+        def wait(self, timeout: float | None = None) -> bool:
+            calls.append(("pause", int(timeout or 0)))
+            return False
+
+    drain_forever(Queue(), Stop(), chunk=100, poll_s=7)  # type: ignore[arg-type]
+    assert calls == [
+        ("chunk", 100), ("chunk", 40), ("chunk", 10), ("chunk", 9), ("pause", 7),
+        ("chunk", 0), ("pause", 7), ("chunk", 100), ("chunk", 0), ("pause", 7),
+    ]  # fmt: skip

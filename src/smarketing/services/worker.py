@@ -162,12 +162,13 @@ def drain_forever(
     chunk: int = DEFAULT_CHUNK_EVENTS,
     poll_s: float = DEFAULT_POLL_S,
 ) -> None:
-    """Process queued tracking events until `stop` is set: a chunk per transaction while the
-    queue is full, otherwise a look every `poll_s` (a read: it takes no write lock), so events
-    gather into chunks instead of one transaction per request."""
+    """Process queued tracking events until `stop` is set: the next chunk at once while the
+    last one was at least a tenth full (events keep coming: a pause would leave the queue to
+    grow), otherwise a look every `poll_s` (a read: it takes no write lock), so events gather
+    into chunks instead of one transaction per request."""
     while not stop.is_set():
         try:
-            if tracker.process_pending(chunk) == chunk:
+            if tracker.process_pending(chunk) >= max(1, chunk // 10):
                 continue
         except Exception:
             logger.exception("processing queued tracking events failed; retrying")
