@@ -91,14 +91,14 @@ def test_the_log_is_copied_back_after_commits_off_the_lock_and_not_after_bulk_on
 
 def test_the_checkpointer_stops_whenever_it_is_closed(tmp_path: Path) -> None:
     """`close` while the thread checkpoints, or pauses before the next checkpoint, ends it."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    path = tmp_path / "store.sqlite"
+    Database(make_engine(f"sqlite:///{path}")).dispose()  # the file, in WAL mode
     threads_before = set(threading.enumerate())
     for delay in (0.0, 0.001, 0.005, 0.02):
-        checkpointer = WalCheckpointer(engine, min_interval_s=0.05)
+        checkpointer = WalCheckpointer(str(path), min_interval_s=0.05)
         checkpointer.wake()
         time.sleep(0.01)  # the first checkpoint is done: the next one pauses
         checkpointer.wake()
         time.sleep(delay)
         checkpointer.close()
     assert set(threading.enumerate()) - threads_before == set()
-    engine.dispose()

@@ -148,7 +148,7 @@ class Database:
         path = self.engine.url.database or ":memory:"
         on_disk = path != ":memory:" and not path.startswith("file:")
         if self.engine.dialect.name == "sqlite" and on_disk:
-            self._checkpointer = WalCheckpointer(self.engine)
+            self._checkpointer = WalCheckpointer(path)
             if fcntl is not None:
                 self._file_lock = _WriterFileLock(path)
 
