@@ -14,6 +14,7 @@ import pyarrow as pa
 from smarketing.analytics.tables import SPECS
 from smarketing.services.tracking import Tracker
 from smarketing.services.workspace import Workspace
+from smarketing.store import identity
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -68,3 +69,17 @@ def track_page_views(
     ]
     result = tracker.ingest(source, items, received_at=ws.clock.now())
     assert all(r.status == "stored" for r in result.results)
+
+
+def merge_people(ws: Workspace, survivor: int, merged: int) -> None:
+    """Merge person `merged` into `survivor` now, as an admin would (a copy must move rows)."""
+    with ws.db.begin() as conn:
+        identity.merge_people(
+            conn,
+            survivor=survivor,
+            merged=merged,
+            at=ws.clock.now(),
+            actor="test",
+            reason="same person",
+            playbook_version_id=None,
+        )

@@ -31,9 +31,8 @@ from smarketing.analytics.reports.attribution import journey_sections
 from smarketing.analytics.sync import sync_copy
 from smarketing.analytics.tables import unbound
 from smarketing.services.workspace import Workspace
-from smarketing.store import identity
 from tests.reports.conftest import Demo
-from tests.reports.helpers import track_page_views
+from tests.reports.helpers import merge_people, track_page_views
 
 PERIODS = (
     (datetime(2026, 10, 1), datetime(2027, 1, 1)),
@@ -139,16 +138,7 @@ def test_incremental_syncs_keep_the_rows_equal(
     _touches_for_early_people(fresh_ws, demo, 40)
     fresh_ws.clock.advance(minutes=1)  # type: ignore[attr-defined]
     _sync(fresh_ws, path, per)
-    with fresh_ws.db.begin() as conn:
-        identity.merge_people(
-            conn,
-            survivor=3,
-            merged=7,
-            at=fresh_ws.clock.now(),
-            actor="test",
-            reason="same person",
-            playbook_version_id=None,
-        )
+    merge_people(fresh_ws, survivor=3, merged=7)
     fresh_ws.clock.advance(minutes=1)  # type: ignore[attr-defined]
     _sync(fresh_ws, path, per)
     tokens_after = _token_ids_are_stable(path)

@@ -13,9 +13,8 @@ from smarketing.analytics.engines.duckdb_engine import DuckDBEngine
 from smarketing.analytics.sync import SyncResult, sync_copy
 from smarketing.analytics.tables import SPECS
 from smarketing.services.workspace import Workspace
-from smarketing.store import identity
 from tests.reports.conftest import Demo
-from tests.reports.helpers import copy_contents, track_page_views
+from tests.reports.helpers import copy_contents, merge_people, track_page_views
 
 
 def _sync(ws: Workspace, path: Path, **kwargs: object) -> SyncResult:
@@ -81,16 +80,7 @@ def test_a_merge_moves_rows_in_the_copy(fresh_ws: Workspace, tmp_path: Path) -> 
     path = tmp_path / "a.duckdb"
     _sync(fresh_ws, path)
     fresh_ws.clock.advance(hours=1)  # type: ignore[attr-defined]
-    with fresh_ws.db.begin() as conn:
-        identity.merge_people(
-            conn,
-            survivor=3,
-            merged=7,
-            at=fresh_ws.clock.now(),
-            actor="test",
-            reason="same person",
-            playbook_version_id=None,
-        )
+    merge_people(fresh_ws, survivor=3, merged=7)
     result = _sync(fresh_ws, path)
     assert not result.full
     assert result.rows("touchpoints") > 0

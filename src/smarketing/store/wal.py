@@ -73,16 +73,10 @@ class WalCheckpointer:
                 last = time.monotonic()
                 try:
                     if connection is None:
-                        connection = sqlite3.connect(self._path, check_same_thread=False)
-                    checkpoint(connection)
+                        connection = sqlite3.connect(self._path)
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:  # the next commit wakes us again; SQLite's bound holds
                     logger.exception("checkpointing the SQLite write-ahead log failed")
         finally:
             if connection is not None:
                 connection.close()
-
-
-def checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
-    """One `PASSIVE` checkpoint: (1 if it could not start, pages in the log, pages copied)."""
-    busy, log, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    return int(busy), int(log), int(copied)
